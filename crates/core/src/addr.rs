@@ -1,0 +1,178 @@
+//! Address lookup: getaddrinfo(3) with the seed's hints, run by the caller off the JS thread.
+//!
+//! IP literals never come here from JavaScript (they take a synchronous fast path there), but
+//! the function handles them like getaddrinfo does, so Rust callers get one behaviour.
+
+use std::net::SocketAddr;
+
+use dns_lookup::{AddrInfoHints, LookupErrorKind};
+
+use crate::error::{errno_of, Errno};
+use crate::sys;
+
+/// What getaddrinfo is asked for. Zero means "any" for every field.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hints {
+  /// `AF_INET`, `AF_INET6` or 0.
+  pub family: i32,
+  /// `SOCK_STREAM`, `SOCK_DGRAM`, `SOCK_RAW` or 0.
+  pub socktype: i32,
+  /// An `IPPROTO_*` number or 0.
+  pub protocol: i32,
+  /// `AI_*` bits, from [`flag`].
+  pub flags: i32,
+}
+
+/// One resolved address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+  /// `AF_INET` or `AF_INET6`.
+  pub family: i32,
+  /// `SOCK_*`.
+  pub socktype: i32,
+  /// `IPPROTO_*`.
+  pub protocol: i32,
+  /// The address and port.
+  pub addr: SocketAddr,
+  /// The canonical name, on the first entry, when `canonname` was asked for.
+  pub canonname: Option<String>,
+}
+
+/// Why a lookup failed: the getaddrinfo error by its C name (`EAI_NONAME`), and the OS
+/// error number behind `EAI_SYSTEM`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupError {
+  /// `EAI_AGAIN`, `EAI_NONAME`, `EAI_SERVICE`, ... (`EAI_SYSTEM` carries `errno`).
+  pub code: &'static str,
+  /// The OS error number for `EAI_SYSTEM`, else 0.
+  pub errno: Errno,
+}
+
+/// The `AI_*` bit of a seed flag name (`'passive'`, `'canonname'` or the seed's spelling
+/// `'cannonname'`, `'numerichost'`, `'numericserv'`, `'all'`, `'v4mapped'`, `'addrconfig'`).
+pub fn flag(name: &str) -> Option<i32> {
+  let name = if name == "cannonname" {
+    "canonname"
+  } else {
+    name
+  };
+  sys::AI_FLAGS
+    .iter()
+    .find(|(n, _)| *n == name)
+    .map(|(_, v)| *v)
+}
+
+/// Resolves `host` (`None`: the loopback address, or the wildcard with `passive`) and
+/// `service` (a port number or a service name such as `"http"`).
+///
+/// Blocks: call it from a worker thread, never from the JS thread.
+///
+/// # Errors
+/// A [`LookupError`] naming the getaddrinfo error (`EAI_NONAME` for an unknown host or a
+/// non-numeric host with `numerichost`).
+pub fn lookup(
+  host: Option<&str>,
+  service: Option<&str>,
+  hints: Hints,
+) -> Result<Vec<Entry>, LookupError> {
+  let h = AddrInfoHints {
+    flags: hints.flags,
+    address: hints.family,
+    socktype: hints.socktype,
+    protocol: hints.protocol,
+  };
+  let service = service.or(Some("0"));
+  let iter = dns_lookup::getaddrinfo(host, service, Some(h)).map_err(|e| {
+    let kind = e.kind();
+    let errno = if matches!(kind, LookupErrorKind::System | LookupErrorKind::IO) {
+      errno_of(&std::io::Error::from(e))
+    } else {
+      0
+    };
+    LookupError {
+      code: code_of(kind),
+      errno,
+    }
+  })?;
+  // Entries of families other than IPv4/IPv6 are skipped, as a socket could not use them.
+  Ok(
+    iter
+      .filter_map(Result::ok)
+      .map(|a| Entry {
+        family: a.address,
+        socktype: a.socktype,
+        protocol: a.protocol,
+        addr: a.sockaddr,
+        canonname: a.canonname,
+      })
+      .collect(),
+  )
+}
+
+fn code_of(kind: LookupErrorKind) -> &'static str {
+  match kind {
+    LookupErrorKind::Again => "EAI_AGAIN",
+    LookupErrorKind::Badflags => "EAI_BADFLAGS",
+    LookupErrorKind::NoName => "EAI_NONAME",
+    LookupErrorKind::NoData => "EAI_NODATA",
+    LookupErrorKind::Fail => "EAI_FAIL",
+    LookupErrorKind::Family => "EAI_FAMILY",
+    LookupErrorKind::Socktype => "EAI_SOCKTYPE",
+    LookupErrorKind::Service => "EAI_SERVICE",
+    LookupErrorKind::Memory => "EAI_MEMORY",
+    LookupErrorKind::System | LookupErrorKind::IO => "EAI_SYSTEM",
+    LookupErrorKind::Unknown => "EAI_FAIL",
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::socket::{Family, Kind};
+
+  fn tcp(family: Family, flags: i32) -> Hints {
+    Hints {
+      family: family.raw(),
+      socktype: Kind::Tcp.raw(),
+      protocol: 0,
+      flags,
+    }
+  }
+
+  #[test]
+  fn numeric_v4_and_v6() {
+    let r = lookup(Some("127.0.0.1"), Some("80"), tcp(Family::Inet, 0)).unwrap();
+    assert_eq!(r[0].addr, "127.0.0.1:80".parse().unwrap());
+    let r = lookup(Some("::1"), Some("80"), tcp(Family::Inet6, 0)).unwrap();
+    assert_eq!(r[0].addr, "[::1]:80".parse().unwrap());
+  }
+
+  #[test]
+  fn no_host_is_loopback_or_wildcard() {
+    let r = lookup(None, Some("5"), tcp(Family::Inet, 0)).unwrap();
+    assert_eq!(r[0].addr, "127.0.0.1:5".parse().unwrap());
+    let p = flag("passive").unwrap();
+    let r = lookup(None, Some("5"), tcp(Family::Inet, p)).unwrap();
+    assert_eq!(r[0].addr, "0.0.0.0:5".parse().unwrap());
+  }
+
+  #[test]
+  fn service_names_resolve() {
+    // /etc/services is part of every Unix base system; Windows has its own copy.
+    let r = lookup(Some("127.0.0.1"), Some("http"), tcp(Family::Inet, 0)).unwrap();
+    assert_eq!(r[0].addr.port(), 80);
+  }
+
+  #[test]
+  fn numerichost_rejects_names() {
+    let f = flag("numerichost").unwrap();
+    let e = lookup(Some("localhost"), Some("1"), tcp(Family::Inet, f)).unwrap_err();
+    assert_eq!(e.code, "EAI_NONAME");
+  }
+
+  #[test]
+  fn seed_spelling_of_canonname() {
+    assert_eq!(flag("cannonname"), flag("canonname"));
+    assert!(flag("bogus").is_none());
+  }
+}

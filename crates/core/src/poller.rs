@@ -1,0 +1,513 @@
+//! The poller: a `mio::Poll`, the sockets it watches, and what is known of each socket's
+//! readiness per direction.
+//!
+//! mio is edge-triggered: an event says a direction *became* ready. Each socket keeps a flag
+//! per direction: an edge sets it; EAGAIN, or a short read/write on a stream, clears it (the
+//! kernel buffer was drained or filled), so an operation whose flag is clear returns
+//! [`WOULD_BLOCK`] without a syscall known to fail. Hang-up and error are sticky (read side:
+//! RDHUP, HUP, ERR; write side: HUP, ERR), because a consumed FIN edge would otherwise leave a
+//! reader waiting forever at end of stream.
+//!
+//! A socket is registered with the OS poller only when an operation on it first has to wait:
+//! until then every operation simply tries the syscall. Sockets that never wait never cost an
+//! `epoll_ctl`, and a fresh, unconnected TCP socket (which epoll reports as hung up) is never
+//! registered in that state.
+//!
+//! Ids handed out are an index into the socket table plus a generation, so a stale id of a
+//! closed socket is refused with `EBADF` even after its slot is reused.
+
+use std::io;
+use std::time::Duration;
+
+use mio::{Events, Poll, Registry, Token};
+use socket2::{SockAddr, Socket};
+
+use crate::error::{errno_of, ret, WOULD_BLOCK};
+use crate::{socket, sys};
+
+/// A socket's id: `index | generation << INDEX_BITS`, always below 2^31.
+pub type Id = u32;
+
+const INDEX_BITS: u32 = 22;
+const INDEX_MASK: u32 = (1 << INDEX_BITS) - 1;
+const GEN_MASK: u32 = (1 << (31 - INDEX_BITS)) - 1;
+
+/// Readiness bits reported per event.
+#[derive(Debug)]
+pub struct Bits;
+
+impl Bits {
+  /// The read side is ready (data, a connection to accept, end of stream or an error).
+  pub const READ: i32 = 1;
+  /// The write side is ready (buffer space, a finished connect, or an error).
+  pub const WRITE: i32 = 2;
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+  gen: u32,
+  sock: Option<Socket>,
+  reg: Option<sys::Registration>,
+  stream: bool,
+  /// Read side ready, or not known to be unready.
+  rd: bool,
+  /// Write side ready, or not known to be unready.
+  wr: bool,
+  /// Sticky: the read side saw RDHUP/HUP/ERR or end of stream.
+  rd_hup: bool,
+  /// Sticky: the write side saw HUP/ERR.
+  wr_hup: bool,
+}
+
+/// The socket table and the OS poller it registers with.
+#[derive(Debug)]
+pub struct Poller {
+  poll: Option<Poll>,
+  registry: Registry,
+  events: Events,
+  slots: Vec<Slot>,
+  free: Vec<u32>,
+}
+
+fn ebadf() -> i32 {
+  -sys::EBADF
+}
+
+/// The live slot of `id` (a free function so the registry can be borrowed beside it).
+fn slot(slots: &mut [Slot], id: Id) -> Option<&mut Slot> {
+  let s = slots.get_mut((id & INDEX_MASK) as usize)?;
+  (s.gen == id >> INDEX_BITS && s.sock.is_some()).then_some(s)
+}
+
+impl Poller {
+  /// Makes a poller whose drains report at most `capacity` events each.
+  ///
+  /// # Errors
+  /// The OS error of `epoll_create1`/`kqueue`.
+  pub fn new(capacity: usize) -> io::Result<Poller> {
+    let poll = Poll::new()?;
+    let registry = poll.registry().try_clone()?;
+    Ok(Poller {
+      poll: Some(poll),
+      registry,
+      events: Events::with_capacity(capacity),
+      slots: Vec::new(),
+      free: Vec::new(),
+    })
+  }
+
+  /// Hands the OS poller to a thread that waits on it (the backend where the loop cannot poll
+  /// it directly); registrations keep working through the registry. Events then come back
+  /// through [`Poller::apply`].
+  pub fn take_poll(&mut self) -> Option<Poll> {
+    self.poll.take()
+  }
+
+  /// The epoll/kqueue fd, for the event loop to watch.
+  #[cfg(unix)]
+  pub fn fd(&self) -> Option<std::os::fd::RawFd> {
+    use std::os::fd::AsRawFd;
+    self.poll.as_ref().map(|p| p.as_raw_fd())
+  }
+
+  /// Adds a socket; `stream` tells whether short reads/writes mean the buffer was drained.
+  pub fn insert(&mut self, sock: Socket, stream: bool) -> Id {
+    let index = match self.free.pop() {
+      Some(i) => i,
+      None => {
+        self.slots.push(Slot::default());
+        (self.slots.len() - 1) as u32
+      }
+    };
+    let slot = &mut self.slots[index as usize];
+    slot.gen = (slot.gen + 1) & GEN_MASK;
+    *slot = Slot {
+      gen: slot.gen,
+      sock: Some(sock),
+      reg: None,
+      stream,
+      rd: true,
+      wr: true,
+      rd_hup: false,
+      wr_hup: false,
+    };
+    index | (slot.gen << INDEX_BITS)
+  }
+
+  /// The socket behind `id`.
+  ///
+  /// # Errors
+  /// `EBADF` for an unknown or closed id.
+  pub fn socket(&self, id: Id) -> io::Result<&Socket> {
+    self
+      .slots
+      .get((id & INDEX_MASK) as usize)
+      .filter(|s| s.gen == id >> INDEX_BITS)
+      .and_then(|s| s.sock.as_ref())
+      .ok_or_else(|| io::Error::from_raw_os_error(sys::EBADF))
+  }
+
+  /// Removes a socket, returning it (dropping it closes the fd). `None` for an unknown id.
+  pub fn remove(&mut self, id: Id) -> Option<Socket> {
+    let registry = &self.registry;
+    let s = self.slots.get_mut((id & INDEX_MASK) as usize)?;
+    if s.gen != id >> INDEX_BITS {
+      return None;
+    }
+    let sock = s.sock.take()?;
+    if let Some(reg) = s.reg.take() {
+      sys::deregister(registry, reg);
+    }
+    self.free.push(id & INDEX_MASK);
+    Some(sock)
+  }
+
+  /// Number of live sockets.
+  pub fn len(&self) -> usize {
+    self.slots.len() - self.free.len()
+  }
+
+  /// Whether no socket is live.
+  pub fn is_empty(&self) -> bool {
+    self.len() == 0
+  }
+
+  /// Registers on first wait, so the OS reports the edges this socket's waiter needs.
+  fn ensure_registered(registry: &Registry, id: Id, s: &mut Slot) -> i32 {
+    if s.reg.is_some() {
+      return 0;
+    }
+    let sock = s.sock.as_ref().expect("slot() checked the socket");
+    match sys::register(registry, sock, Token((id & INDEX_MASK) as usize)) {
+      Ok(r) => {
+        s.reg = Some(r);
+        0
+      }
+      Err(e) => -errno_of(&e),
+    }
+  }
+
+  /// Receives into `buf`: the count (0 = end of stream or an empty datagram), or `-errno`
+  /// ([`WOULD_BLOCK`]: wait for [`Bits::READ`]).
+  pub fn recv(&mut self, id: Id, buf: &mut [u8]) -> i32 {
+    let registry = &self.registry;
+    let Some(s) = slot(&mut self.slots, id) else {
+      return ebadf();
+    };
+    if s.reg.is_some() && !s.rd && !s.rd_hup {
+      return WOULD_BLOCK;
+    }
+    let r = ret(socket::recv(s.sock.as_ref().unwrap(), buf));
+    Self::after(registry, id, s, r, buf.len(), true)
+  }
+
+  /// Sends from `buf`: the count sent, or `-errno` ([`WOULD_BLOCK`]: wait for
+  /// [`Bits::WRITE`]).
+  pub fn send(&mut self, id: Id, buf: &[u8]) -> i32 {
+    let registry = &self.registry;
+    let Some(s) = slot(&mut self.slots, id) else {
+      return ebadf();
+    };
+    if s.reg.is_some() && !s.wr && !s.wr_hup {
+      return WOULD_BLOCK;
+    }
+    let r = ret(socket::send(s.sock.as_ref().unwrap(), buf));
+    Self::after(registry, id, s, r, buf.len(), false)
+  }
+
+  /// Updates the direction's flag from a syscall's result.
+  fn after(registry: &Registry, id: Id, s: &mut Slot, r: i32, asked: usize, read: bool) -> i32 {
+    let (flag, hup) = if read {
+      (&mut s.rd, &mut s.rd_hup)
+    } else {
+      (&mut s.wr, &mut s.wr_hup)
+    };
+    if r == WOULD_BLOCK {
+      *flag = false;
+      let e = Self::ensure_registered(registry, id, s);
+      return if e < 0 { e } else { WOULD_BLOCK };
+    }
+    if s.stream && r >= 0 {
+      if read && r == 0 && asked > 0 {
+        // End of stream is permanent: every later recv returns 0 at once.
+        *hup = true;
+      } else if (r as usize) < asked {
+        *flag = false;
+      }
+    }
+    r
+  }
+
+  /// Accepts a connection: the new socket's id and the peer's address, or `-errno`
+  /// ([`WOULD_BLOCK`]: wait for [`Bits::READ`]).
+  pub fn accept(&mut self, id: Id) -> Result<(Id, SockAddr), i32> {
+    let registry = &self.registry;
+    let Some(s) = slot(&mut self.slots, id) else {
+      return Err(ebadf());
+    };
+    if s.reg.is_some() && !s.rd && !s.rd_hup {
+      return Err(WOULD_BLOCK);
+    }
+    match socket::accept(s.sock.as_ref().unwrap()) {
+      Ok((c, a)) => Ok((self.insert(c, true), a)),
+      Err(e) => {
+        let r = -errno_of(&e);
+        Err(Self::after(registry, id, s, r, 0, true))
+      }
+    }
+  }
+
+  /// Starts a connection: 0 when connected, [`WOULD_BLOCK`] when in progress (wait for
+  /// [`Bits::WRITE`], then call [`Poller::finish_connect`]), or `-errno`.
+  pub fn connect(&mut self, id: Id, addr: &SockAddr) -> i32 {
+    let registry = &self.registry;
+    let Some(s) = slot(&mut self.slots, id) else {
+      return ebadf();
+    };
+    // A new attempt (perhaps after a failed one to another address) starts afresh.
+    s.rd = true;
+    s.rd_hup = false;
+    s.wr_hup = false;
+    match socket::connect(s.sock.as_ref().unwrap(), addr) {
+      Ok(true) => 0,
+      Ok(false) => {
+        s.wr = false;
+        let e = Self::ensure_registered(registry, id, s);
+        if e < 0 {
+          e
+        } else {
+          WOULD_BLOCK
+        }
+      }
+      Err(e) => -errno_of(&e),
+    }
+  }
+
+  /// Completes a connection once writable: 0, the connection's error, or [`WOULD_BLOCK`]
+  /// when the wake-up was spurious and the handshake still runs.
+  pub fn finish_connect(&mut self, id: Id) -> i32 {
+    let Some(s) = slot(&mut self.slots, id) else {
+      return ebadf();
+    };
+    let sock = s.sock.as_ref().unwrap();
+    match socket::finish_connect(sock) {
+      Err(e) => -errno_of(&e),
+      Ok(()) => match sock.peer_addr() {
+        Ok(_) => {
+          // Connected: the write side is usable whether or not its edge was seen yet.
+          s.wr = true;
+          0
+        }
+        Err(_) if !s.wr_hup => {
+          s.wr = false;
+          WOULD_BLOCK
+        }
+        Err(e) => -errno_of(&e),
+      },
+    }
+  }
+
+  /// Makes sure the socket's edges will be reported, for a caller about to wait on it
+  /// without having seen EAGAIN from this poller (a datagram socket's first recv is one).
+  /// Returns 1 if the direction in `bits` is already known ready, 0 if the caller must wait,
+  /// or `-errno`.
+  pub fn watch(&mut self, id: Id, bits: i32) -> i32 {
+    let registry = &self.registry;
+    let Some(s) = slot(&mut self.slots, id) else {
+      return ebadf();
+    };
+    let e = Self::ensure_registered(registry, id, s);
+    if e < 0 {
+      return e;
+    }
+    let ready = (bits & Bits::READ != 0 && (s.rd || s.rd_hup))
+      || (bits & Bits::WRITE != 0 && (s.wr || s.wr_hup));
+    ready as i32
+  }
+
+  /// Applies one OS event to the socket at `index`; returns the readiness bits to report, or
+  /// 0 when the socket is gone.
+  pub fn apply(&mut self, index: usize, e: EventBits) -> i32 {
+    let Some(s) = self.slots.get_mut(index).filter(|s| s.sock.is_some()) else {
+      return 0;
+    };
+    let mut bits = 0;
+    if e.read || e.read_closed || e.error {
+      s.rd = true;
+      s.rd_hup |= e.read_closed || e.error;
+      bits |= Bits::READ;
+    }
+    if e.write || e.write_closed || e.error {
+      s.wr = true;
+      s.wr_hup |= e.write_closed || e.error;
+      bits |= Bits::WRITE;
+    }
+    bits
+  }
+
+  /// Waits up to `timeout` (zero: do not wait) for events, applies them, and writes
+  /// `[index, bits]` pairs into `out`; returns the number of pairs. At most
+  /// `min(capacity, out.len() / 2)` events are taken; the rest stay queued in the OS.
+  ///
+  /// # Errors
+  /// The OS error of `epoll_wait`/`kevent` (EINTR is reported as 0 events), or `EBADF`
+  /// after [`Poller::take_poll`].
+  pub fn drain(&mut self, timeout: Option<Duration>, out: &mut [i32]) -> io::Result<usize> {
+    let Some(poll) = self.poll.as_mut() else {
+      return Err(io::Error::from_raw_os_error(sys::EBADF));
+    };
+    match poll.poll(&mut self.events, timeout) {
+      Ok(()) => {}
+      Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(0),
+      Err(e) => return Err(e),
+    }
+    let events: Vec<(usize, EventBits)> = self
+      .events
+      .iter()
+      .map(|e| (e.token().0, EventBits::of(e)))
+      .collect();
+    let mut n = 0;
+    for (index, e) in events {
+      if 2 * n + 1 >= out.len() {
+        break;
+      }
+      let bits = self.apply(index, e);
+      if bits != 0 {
+        out[2 * n] = index as i32;
+        out[2 * n + 1] = bits;
+        n += 1;
+      }
+    }
+    Ok(n)
+  }
+}
+
+/// What one OS event said, detached from mio's borrowed event so it can cross threads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventBits {
+  /// Readable.
+  pub read: bool,
+  /// Writable.
+  pub write: bool,
+  /// RDHUP or HUP.
+  pub read_closed: bool,
+  /// HUP, or ERR with OUT.
+  pub write_closed: bool,
+  /// ERR.
+  pub error: bool,
+}
+
+impl EventBits {
+  /// Reads a mio event.
+  pub fn of(e: &mio::event::Event) -> EventBits {
+    EventBits {
+      read: e.is_readable(),
+      write: e.is_writable(),
+      read_closed: e.is_read_closed(),
+      write_closed: e.is_write_closed(),
+      error: e.is_error(),
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::socket::{open, Family, Kind};
+  use std::net::SocketAddr;
+
+  fn pair(p: &mut Poller) -> (Id, Id, Id) {
+    let l = open(Kind::Tcp, Family::Inet, 0).unwrap();
+    l.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+      .unwrap();
+    l.listen(8).unwrap();
+    let addr = l.local_addr().unwrap();
+    let l = p.insert(l, true);
+    let c = p.insert(open(Kind::Tcp, Family::Inet, 0).unwrap(), true);
+    let r = p.connect(c, &addr);
+    assert!(r == 0 || r == WOULD_BLOCK);
+    let s = loop {
+      match p.accept(l) {
+        Ok((s, _)) => break s,
+        Err(e) => {
+          assert_eq!(e, WOULD_BLOCK);
+          wait(p);
+        }
+      }
+    };
+    while p.finish_connect(c) == WOULD_BLOCK {
+      wait(p);
+    }
+    (l, c, s)
+  }
+
+  fn wait(p: &mut Poller) -> Vec<i32> {
+    let mut out = [0i32; 64];
+    let n = p.drain(Some(Duration::from_secs(5)), &mut out).unwrap();
+    out[..2 * n].to_vec()
+  }
+
+  #[test]
+  fn readiness_flags_skip_doomed_syscalls() {
+    let mut p = Poller::new(64).unwrap();
+    let (_l, c, s) = pair(&mut p);
+    let mut buf = [0u8; 16];
+    assert_eq!(p.recv(s, &mut buf), WOULD_BLOCK);
+    // Registered and known unready: no syscall, still WOULD_BLOCK.
+    assert_eq!(p.recv(s, &mut buf), WOULD_BLOCK);
+    assert_eq!(p.send(c, b"ping"), 4);
+    let ev = wait(&mut p);
+    assert!(ev
+      .chunks(2)
+      .any(|e| e[0] as u32 == s & INDEX_MASK && e[1] & Bits::READ != 0));
+    assert_eq!(p.recv(s, &mut buf), 4);
+    // The short read cleared the flag: the next recv makes no syscall.
+    assert!(!p.slots[(s & INDEX_MASK) as usize].rd);
+  }
+
+  #[test]
+  fn end_of_stream_is_sticky() {
+    let mut p = Poller::new(64).unwrap();
+    let (_l, c, s) = pair(&mut p);
+    let mut buf = [0u8; 16];
+    assert_eq!(p.recv(s, &mut buf), WOULD_BLOCK);
+    drop(p.remove(c));
+    while p.recv(s, &mut buf) == WOULD_BLOCK {
+      wait(&mut p);
+    }
+    assert_eq!(p.recv(s, &mut buf), 0);
+    assert_eq!(p.recv(s, &mut buf), 0);
+  }
+
+  #[test]
+  fn stale_ids_are_refused() {
+    let mut p = Poller::new(8).unwrap();
+    let a = p.insert(open(Kind::Udp, Family::Inet, 0).unwrap(), false);
+    assert!(p.remove(a).is_some());
+    let b = p.insert(open(Kind::Udp, Family::Inet, 0).unwrap(), false);
+    assert_eq!(a & INDEX_MASK, b & INDEX_MASK);
+    assert_ne!(a, b);
+    assert_eq!(p.send(a, b"x"), -sys::EBADF);
+    assert!(p.remove(a).is_none());
+    assert!(p.socket(b).is_ok());
+    assert_eq!(p.len(), 1);
+  }
+
+  #[test]
+  fn refused_connect_reports_the_error() {
+    let mut p = Poller::new(8).unwrap();
+    // Bind a port and close it so nothing listens there.
+    let l = open(Kind::Tcp, Family::Inet, 0).unwrap();
+    l.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+      .unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    let c = p.insert(open(Kind::Tcp, Family::Inet, 0).unwrap(), true);
+    let mut r = p.connect(c, &addr);
+    while r == WOULD_BLOCK {
+      wait(&mut p);
+      r = p.finish_connect(c);
+    }
+    assert_eq!(r, -sys::ECONNREFUSED);
+  }
+}

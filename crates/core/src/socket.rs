@@ -1,0 +1,293 @@
+//! Opening sockets and the syscalls that do not wait: bind, listen, shutdown, addresses.
+//!
+//! Every socket is non-blocking and close-on-exec from birth (the `socket2` crate sets
+//! `SOCK_CLOEXEC`/`FD_CLOEXEC`); sends never raise SIGPIPE (`MSG_NOSIGNAL` on Linux,
+//! `SO_NOSIGPIPE` on macOS/FreeBSD).
+
+use std::io;
+use std::net::SocketAddr;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use crate::sys;
+
+/// The socket kinds of the seed: `tcp` (stream), `udp` (datagram), `raw`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+  /// `SOCK_STREAM`.
+  Tcp,
+  /// `SOCK_DGRAM`.
+  Udp,
+  /// `SOCK_RAW`.
+  Raw,
+}
+
+impl Kind {
+  /// Parses the seed's name (`'tcp'`, `'udp'`, `'raw'`).
+  pub fn parse(name: &str) -> Option<Kind> {
+    match name {
+      "tcp" => Some(Kind::Tcp),
+      "udp" => Some(Kind::Udp),
+      "raw" => Some(Kind::Raw),
+      _ => None,
+    }
+  }
+
+  fn socket_type(self) -> Type {
+    match self {
+      Kind::Tcp => Type::STREAM,
+      Kind::Udp => Type::DGRAM,
+      Kind::Raw => Type::RAW,
+    }
+  }
+
+  /// The `SOCK_*` number, as getaddrinfo hints want it.
+  pub fn raw(self) -> i32 {
+    self.socket_type().into()
+  }
+}
+
+/// Address families: `inet` (IPv4), `inet6` (IPv6), `unix` (local paths).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+  /// `AF_INET`.
+  Inet,
+  /// `AF_INET6`.
+  Inet6,
+  /// `AF_UNIX`.
+  Unix,
+}
+
+impl Family {
+  /// Parses the seed's name (`'inet'`, `'inet6'`, `'unix'`).
+  pub fn parse(name: &str) -> Option<Family> {
+    match name {
+      "inet" => Some(Family::Inet),
+      "inet6" => Some(Family::Inet6),
+      "unix" => Some(Family::Unix),
+      _ => None,
+    }
+  }
+
+  /// The `AF_*` number.
+  ///
+  /// # Errors
+  /// `EAFNOSUPPORT` for `unix` where the platform has no unix sockets here (Windows).
+  pub fn domain(self) -> io::Result<Domain> {
+    match self {
+      Family::Inet => Ok(Domain::IPV4),
+      Family::Inet6 => Ok(Domain::IPV6),
+      #[cfg(unix)]
+      Family::Unix => Ok(Domain::UNIX),
+      #[cfg(not(unix))]
+      Family::Unix => Err(io::Error::from_raw_os_error(sys::EAFNOSUPPORT)),
+    }
+  }
+
+  /// The `AF_*` number, as getaddrinfo hints want it.
+  pub fn raw(self) -> i32 {
+    self.domain().map(i32::from).unwrap_or(-1)
+  }
+}
+
+/// Opens a non-blocking, close-on-exec socket. `protocol` 0 lets the OS pick the default
+/// protocol of the kind (tcp for stream, udp for datagram); raw sockets need an explicit one.
+///
+/// # Errors
+/// The OS error of `socket(2)`: `EPERM`/`EACCES` for a raw socket without `CAP_NET_RAW`,
+/// `EAFNOSUPPORT`, `EPROTONOSUPPORT`, `EMFILE`.
+pub fn open(kind: Kind, family: Family, protocol: i32) -> io::Result<Socket> {
+  let proto = if protocol == 0 {
+    None
+  } else {
+    Some(Protocol::from(protocol))
+  };
+  let s = Socket::new(family.domain()?, kind.socket_type(), proto)?;
+  sys::configure(&s)?;
+  Ok(s)
+}
+
+/// Starts a connection. `Ok(true)` when it completed at once (unix sockets, sometimes
+/// loopback), `Ok(false)` when it is in progress: wait for writability, then call
+/// [`finish_connect`].
+///
+/// # Errors
+/// The OS error of `connect(2)` other than `EINPROGRESS`/`EWOULDBLOCK`.
+pub fn connect(s: &Socket, addr: &SockAddr) -> io::Result<bool> {
+  match s.connect(addr) {
+    Ok(()) => Ok(true),
+    Err(e) if e.raw_os_error() == Some(sys::EINPROGRESS) => Ok(false),
+    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+    Err(e) => Err(e),
+  }
+}
+
+/// Completes a connection started by [`connect`] once the socket is writable: reads and
+/// clears `SO_ERROR`.
+///
+/// # Errors
+/// The connection's failure (`ECONNREFUSED`, `ETIMEDOUT`, `EHOSTUNREACH`...).
+pub fn finish_connect(s: &Socket) -> io::Result<()> {
+  match s.take_error()? {
+    Some(e) => Err(e),
+    None => Ok(()),
+  }
+}
+
+/// Receives into `buf`; 0 is end of stream (or an empty datagram).
+pub fn recv(s: &Socket, buf: &mut [u8]) -> io::Result<usize> {
+  // `Read for &Socket` is recv(2) with no flags, over an initialised buffer: no unsafe here.
+  use std::io::Read;
+  let mut r = s;
+  r.read(buf)
+}
+
+/// Sends from `buf`, without SIGPIPE.
+pub fn send(s: &Socket, buf: &[u8]) -> io::Result<usize> {
+  sys::send(s, buf)
+}
+
+/// Accepts a connection: the new socket is non-blocking and close-on-exec.
+pub fn accept(s: &Socket) -> io::Result<(Socket, SockAddr)> {
+  sys::accept(s)
+}
+
+/// `shutdown(2)` with the seed's spelling: `'r'`, `'w'` or `'rw'`.
+///
+/// # Errors
+/// `EINVAL` for another spelling; `ENOTCONN` when not connected.
+pub fn shutdown(s: &Socket, how: &str) -> io::Result<()> {
+  let how = match how {
+    "r" => std::net::Shutdown::Read,
+    "w" => std::net::Shutdown::Write,
+    "rw" => std::net::Shutdown::Both,
+    _ => return Err(io::Error::from_raw_os_error(sys::EINVAL)),
+  };
+  s.shutdown(how)
+}
+
+/// The largest backlog the platform takes: `listen(2)` clamps it to `somaxconn`.
+pub const MAX_BACKLOG: i32 = i32::MAX;
+
+/// An address as JavaScript sees it: an IP socket address, or a unix path (`None` for an
+/// unnamed unix socket).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+  /// IPv4 or IPv6 with port (and scope id for link-local IPv6).
+  Ip(SocketAddr),
+  /// A unix socket path; abstract names start with a NUL byte.
+  Unix(Option<Vec<u8>>),
+}
+
+impl Address {
+  /// Converts an OS address.
+  pub fn from_sockaddr(a: &SockAddr) -> Address {
+    if let Some(ip) = a.as_socket() {
+      return Address::Ip(ip);
+    }
+    Address::Unix(unix_path(a))
+  }
+
+  /// Converts to an OS address.
+  ///
+  /// # Errors
+  /// `ENAMETOOLONG` (`EINVAL` where unix paths are absent) for a unix path over the
+  /// platform's `sun_path` size.
+  pub fn to_sockaddr(&self) -> io::Result<SockAddr> {
+    match self {
+      Address::Ip(a) => Ok(SockAddr::from(*a)),
+      Address::Unix(p) => unix_sockaddr(p.as_deref().unwrap_or(&[])),
+    }
+  }
+}
+
+#[cfg(unix)]
+fn unix_path(a: &SockAddr) -> Option<Vec<u8>> {
+  if let Some(p) = a.as_abstract_namespace() {
+    let mut v = vec![0u8];
+    v.extend_from_slice(p);
+    return Some(v);
+  }
+  use std::os::unix::ffi::OsStrExt;
+  a.as_pathname().map(|p| p.as_os_str().as_bytes().to_vec())
+}
+
+#[cfg(not(unix))]
+fn unix_path(_a: &SockAddr) -> Option<Vec<u8>> {
+  None
+}
+
+#[cfg(unix)]
+fn unix_sockaddr(path: &[u8]) -> io::Result<SockAddr> {
+  use std::os::unix::ffi::OsStrExt;
+  // A leading NUL makes a Linux abstract name; socket2 sizes the address accordingly.
+  SockAddr::unix(std::ffi::OsStr::from_bytes(path)).map_err(|e| {
+    if e.kind() == io::ErrorKind::InvalidInput {
+      io::Error::from_raw_os_error(libc::ENAMETOOLONG)
+    } else {
+      e
+    }
+  })
+}
+
+#[cfg(not(unix))]
+fn unix_sockaddr(_path: &[u8]) -> io::Result<SockAddr> {
+  Err(io::Error::from_raw_os_error(sys::EAFNOSUPPORT))
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn names_parse() {
+    assert_eq!(Kind::parse("tcp"), Some(Kind::Tcp));
+    assert_eq!(Kind::parse("sctp"), None);
+    assert_eq!(Family::parse("inet6"), Some(Family::Inet6));
+    assert_eq!(Family::parse("ipx"), None);
+  }
+
+  #[test]
+  fn sockets_are_nonblocking() {
+    let s = open(Kind::Tcp, Family::Inet, 0).unwrap();
+    let l = open(Kind::Tcp, Family::Inet, 0).unwrap();
+    l.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+      .unwrap();
+    l.listen(8).unwrap();
+    let e = accept(&l).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    let addr = l.local_addr().unwrap();
+    let done = connect(&s, &addr).unwrap();
+    if !done {
+      // Loopback completes quickly; wait for the accept to prove the handshake.
+      std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (c, _) = accept(&l).unwrap();
+    finish_connect(&s).unwrap();
+    assert_eq!(send(&s, b"hi").unwrap(), 2);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut buf = [0u8; 8];
+    assert_eq!(recv(&c, &mut buf).unwrap(), 2);
+    assert_eq!(&buf[..2], b"hi");
+    assert_eq!(
+      recv(&c, &mut buf).unwrap_err().kind(),
+      io::ErrorKind::WouldBlock
+    );
+  }
+
+  #[test]
+  fn shutdown_spellings() {
+    let s = open(Kind::Tcp, Family::Inet, 0).unwrap();
+    let e = shutdown(&s, "x").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(sys::EINVAL));
+  }
+
+  #[cfg(unix)]
+  #[test]
+  fn unix_addresses_round_trip() {
+    let a = Address::Unix(Some(b"/tmp/x.sock".to_vec()));
+    assert_eq!(Address::from_sockaddr(&a.to_sockaddr().unwrap()), a);
+    let long = Address::Unix(Some(vec![b'a'; 200]));
+    assert!(long.to_sockaddr().is_err());
+  }
+}

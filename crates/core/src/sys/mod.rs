@@ -1,0 +1,18 @@
+//! The platform contract. Every backend provides:
+//! - error numbers `EAGAIN`, `EINVAL`, `EINPROGRESS`, `ECONNREFUSED`, `EBADF`, `EAFNOSUPPORT`;
+//! - `AF_UNIX`-style family constants and getaddrinfo flag values (`AI_*`);
+//! - `accept(&Socket)`: a non-blocking, close-on-exec accepted socket;
+//! - `send(&Socket, &[u8])`: a send that never raises SIGPIPE;
+//! - `configure(&Socket)`: makes a new socket non-blocking (and SIGPIPE-free where that is a
+//!   socket option);
+//! - `register(&Registry, &Socket, Token)` for the poller.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+pub use self::unix::*;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub use self::windows::*;

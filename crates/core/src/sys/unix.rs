@@ -1,0 +1,87 @@
+//! Unix: Linux (epoll), macOS and the BSDs (kqueue).
+
+use std::io;
+use std::os::fd::AsRawFd;
+
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
+use socket2::{SockAddr, Socket};
+
+#[allow(unused_imports)] // the contract's full set; not every one is used on every platform
+pub use libc::{EAFNOSUPPORT, EAGAIN, EBADF, ECONNREFUSED, EINPROGRESS, EINVAL};
+
+/// getaddrinfo flags, by the seed's names.
+pub const AI_FLAGS: &[(&str, i32)] = &[
+  ("passive", libc::AI_PASSIVE),
+  ("canonname", libc::AI_CANONNAME),
+  ("numerichost", libc::AI_NUMERICHOST),
+  ("numericserv", libc::AI_NUMERICSERV),
+  ("all", libc::AI_ALL),
+  ("v4mapped", libc::AI_V4MAPPED),
+  ("addrconfig", libc::AI_ADDRCONFIG),
+];
+
+#[cfg(any(
+  target_os = "android",
+  target_os = "freebsd",
+  target_os = "linux",
+  target_os = "netbsd",
+  target_os = "openbsd"
+))]
+pub fn accept(s: &Socket) -> io::Result<(Socket, SockAddr)> {
+  // One syscall: accept4 sets both flags atomically.
+  s.accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+}
+
+#[cfg(not(any(
+  target_os = "android",
+  target_os = "freebsd",
+  target_os = "linux",
+  target_os = "netbsd",
+  target_os = "openbsd"
+)))]
+pub fn accept(s: &Socket) -> io::Result<(Socket, SockAddr)> {
+  let (c, a) = s.accept()?;
+  configure(&c)?;
+  Ok((c, a))
+}
+
+#[cfg(any(target_os = "android", target_os = "linux"))]
+pub fn send(s: &Socket, buf: &[u8]) -> io::Result<usize> {
+  s.send_with_flags(buf, libc::MSG_NOSIGNAL)
+}
+
+#[cfg(not(any(target_os = "android", target_os = "linux")))]
+pub fn send(s: &Socket, buf: &[u8]) -> io::Result<usize> {
+  // SO_NOSIGPIPE was set by `configure`.
+  s.send(buf)
+}
+
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+pub fn configure(s: &Socket) -> io::Result<()> {
+  s.set_nosigpipe(true)?;
+  s.set_nonblocking(true)
+}
+
+#[cfg(not(any(target_os = "macos", target_os = "ios", target_os = "freebsd")))]
+pub fn configure(s: &Socket) -> io::Result<()> {
+  s.set_nonblocking(true)
+}
+
+/// What a registered socket must keep: nothing on Unix, where the fd is the registration.
+#[derive(Debug)]
+pub struct Registration;
+
+pub fn register(r: &Registry, s: &Socket, t: Token) -> io::Result<Registration> {
+  r.register(
+    &mut SourceFd(&s.as_raw_fd()),
+    t,
+    Interest::READABLE | Interest::WRITABLE,
+  )?;
+  Ok(Registration)
+}
+
+pub fn deregister(_r: &Registry, _reg: Registration) {
+  // Closing the fd removes it from epoll/kqueue: we never dup it, so no other
+  // reference keeps the registration alive. This saves a syscall per close.
+}

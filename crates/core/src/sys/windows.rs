@@ -1,0 +1,60 @@
+//! Windows: mio drives IOCP through AFD polling, and only registers its own socket types, so a
+//! socket is registered through a borrowed `mio::net` wrapper of its handle.
+
+use std::io;
+use std::mem::ManuallyDrop;
+use std::os::windows::io::{AsRawSocket, FromRawSocket};
+
+use mio::{Interest, Registry, Token};
+use socket2::{SockAddr, Socket};
+
+pub const EAGAIN: i32 = 10035; // WSAEWOULDBLOCK
+pub const EINVAL: i32 = 10022; // WSAEINVAL
+pub const EINPROGRESS: i32 = 10036; // WSAEINPROGRESS
+pub const ECONNREFUSED: i32 = 10061; // WSAECONNREFUSED
+pub const EBADF: i32 = 10009; // WSAEBADF
+pub const EAFNOSUPPORT: i32 = 10047; // WSAEAFNOSUPPORT
+
+/// getaddrinfo flags, by the seed's names (ws2def.h values).
+pub const AI_FLAGS: &[(&str, i32)] = &[
+  ("passive", 0x1),
+  ("canonname", 0x2),
+  ("numerichost", 0x4),
+  ("numericserv", 0x8),
+  ("all", 0x100),
+  ("v4mapped", 0x800),
+  ("addrconfig", 0x400),
+];
+
+pub fn accept(s: &Socket) -> io::Result<(Socket, SockAddr)> {
+  let (c, a) = s.accept()?;
+  configure(&c)?;
+  Ok((c, a))
+}
+
+pub fn send(s: &Socket, buf: &[u8]) -> io::Result<usize> {
+  s.send(buf)
+}
+
+pub fn configure(s: &Socket) -> io::Result<()> {
+  s.set_nonblocking(true)
+}
+
+/// mio's registration state of a socket: a borrowed `mio::net` wrapper of its handle, kept
+/// for the socket's life so that deregistration finds the same state.
+#[derive(Debug)]
+pub struct Registration(ManuallyDrop<mio::net::UdpSocket>);
+
+pub fn register(r: &Registry, s: &Socket, t: Token) -> io::Result<Registration> {
+  // SAFETY: the handle is live and owned by `s`; the wrapper is never dropped (ManuallyDrop),
+  // so it never closes the handle, and it is deregistered before `s` is closed.
+  let std = unsafe { std::net::UdpSocket::from_raw_socket(s.as_raw_socket()) };
+  let mut m = ManuallyDrop::new(mio::net::UdpSocket::from_std(std));
+  r.register(&mut *m, t, Interest::READABLE | Interest::WRITABLE)?;
+  Ok(Registration(m))
+}
+
+pub fn deregister(r: &Registry, mut reg: Registration) {
+  // Failure leaves nothing to undo: the socket is closed right after.
+  let _ = r.deregister(&mut *reg.0);
+}
