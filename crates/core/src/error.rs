@@ -9,6 +9,12 @@ use std::io;
 /// count return `-errno` on failure.
 pub type Errno = i32;
 
+/// `EBADF`: an unknown or closed socket id.
+pub const EBADF: Errno = crate::sys::EBADF;
+
+/// `EINVAL`: an argument the OS (or this crate) refuses.
+pub const EINVAL: Errno = crate::sys::EINVAL;
+
 /// `-EAGAIN` (`-WSAEWOULDBLOCK` on Windows): the operation must wait for readiness.
 pub const WOULD_BLOCK: i32 = -crate::sys::EAGAIN;
 

@@ -1,1 +1,12 @@
+//! The Node-API binding of `socket2-core`: a thin layer with no logic of its own beyond the
+//! event loop glue.
+//!
+//! Hot functions take a socket id and a caller-owned buffer and return a number (a count, an
+//! id, or a negated OS error number); only setup and lookups create JavaScript objects.
 
+#![deny(clippy::all)]
+
+mod addr;
+mod env;
+mod socket;
+mod uv;

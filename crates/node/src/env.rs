@@ -1,0 +1,339 @@
+//! Per-environment state (one per JavaScript thread: the main thread and each Worker) and the
+//! glue that brings the poller's events into JavaScript.
+//!
+//! The mio poller's fd (epoll/kqueue) is watched by one `uv_poll_t` on the environment's own
+//! libuv loop. When it becomes readable the callback drains the poller with a zero timeout,
+//! writes `[index, bits]` pairs into a JavaScript-owned `Int32Array`, and makes one call into
+//! JavaScript, `dispatch(count)`, through `napi_make_callback`, so that promise continuations
+//! run as soon as it returns. It then drains again, a bounded number of rounds, so a burst of
+//! I/O that the continuations caused is handled without another trip through libuv.
+//!
+//! The handle keeps the loop alive only while JavaScript has an operation waiting: JavaScript
+//! counts its waiters in a shared control array, refs the handle when the count leaves 0 outside
+//! a dispatch, and this side settles the ref after every dispatch.
+
+use std::cell::RefCell;
+use std::os::raw::{c_int, c_void};
+use std::ptr;
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi::{sys, Env, JsValue, Unknown};
+use napi_derive::napi;
+use socket2_core::Poller;
+
+use crate::uv;
+
+/// Control array slots shared with JavaScript.
+const WAITERS: usize = 0;
+const REFED: usize = 1;
+const IN_DISPATCH: usize = 2;
+const CONTROL_LEN: usize = 3;
+
+/// Events taken from the OS poller per drain.
+const EVENT_CAPACITY: usize = 1024;
+
+/// Drains per libuv wake-up: the first, plus re-drains after the dispatch's continuations
+/// ran. Bounded so timers and other handles on the loop get their turn.
+const MAX_ROUNDS: usize = 4;
+
+/// The per-environment state.
+pub struct Reactor {
+  pub poller: Poller,
+  env: sys::napi_env,
+  dispatch: sys::napi_ref,
+  refs: [sys::napi_ref; 3],
+  async_ctx: sys::napi_async_context,
+  /// `Int32Array` memory of the events array (`len` elements), kept alive by `refs`.
+  events: *mut i32,
+  events_len: usize,
+  /// `Int32Array` memory of the control array, kept alive by `refs`.
+  control: *mut i32,
+  handle: *mut c_void,
+  refed: bool,
+}
+
+thread_local! {
+  static REACTOR: RefCell<Option<Reactor>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on this thread's reactor; `None` before `init` or after teardown.
+pub fn with<R>(f: impl FnOnce(&mut Reactor) -> R) -> Option<R> {
+  REACTOR.with(|r| r.borrow_mut().as_mut().map(f))
+}
+
+fn check(status: sys::napi_status, what: &str) -> Result<()> {
+  if status == sys::Status::napi_ok {
+    Ok(())
+  } else {
+    Err(Error::new(Status::from(status), format!("{what} failed")))
+  }
+}
+
+/// The data pointer and element count of an `Int32Array`.
+fn int32_array(env: sys::napi_env, v: sys::napi_value, name: &str) -> Result<(*mut i32, usize)> {
+  let mut kind = 0;
+  let mut len = 0;
+  let mut data = ptr::null_mut();
+  let mut buf = ptr::null_mut();
+  let mut off = 0;
+  // SAFETY: napi validates `v`; every out pointer is a live local.
+  let st = unsafe {
+    sys::napi_get_typedarray_info(env, v, &mut kind, &mut len, &mut data, &mut buf, &mut off)
+  };
+  if st != sys::Status::napi_ok || kind != sys::TypedarrayType::int32_array as i32 {
+    return Err(Error::new(
+      Status::InvalidArg,
+      format!("{name} must be an Int32Array"),
+    ));
+  }
+  Ok((data.cast(), len))
+}
+
+fn reference(env: sys::napi_env, v: sys::napi_value) -> Result<sys::napi_ref> {
+  let mut r = ptr::null_mut();
+  // SAFETY: `v` is a live value of this env; the reference is deleted at teardown.
+  check(
+    unsafe { sys::napi_create_reference(env, v, 1, &mut r) },
+    "napi_create_reference",
+  )?;
+  Ok(r)
+}
+
+/// Sets up this environment's poller and hooks it to the loop. `dispatch(count)` is called
+/// with the number of `[index, bits]` pairs written to `events`; `control` is the shared
+/// `[waiters, refed, inDispatch]` array. Returns the would-block sentinel.
+#[napi]
+pub fn init(env: Env, dispatch: Unknown, events: Unknown, control: Unknown) -> Result<i32> {
+  if with(|_| ()).is_some() {
+    return Err(Error::new(
+      Status::GenericFailure,
+      "socket2 is already initialised in this thread",
+    ));
+  }
+  let raw = env.raw();
+  if dispatch.get_type()? != ValueType::Function {
+    return Err(Error::new(
+      Status::InvalidArg,
+      "dispatch must be a function",
+    ));
+  }
+  let (ev, ev_len) = int32_array(raw, events.value().value, "events")?;
+  let (ctl, ctl_len) = int32_array(raw, control.value().value, "control")?;
+  if ev_len < 2 || ctl_len < CONTROL_LEN {
+    return Err(Error::new(Status::InvalidArg, "arrays are too short"));
+  }
+  let poller = Poller::new(EVENT_CAPACITY.min(ev_len / 2))
+    .map_err(|e| Error::new(Status::GenericFailure, format!("poller: {e}")))?;
+  let fd = poller_fd(&poller)?;
+
+  let mut resource = ptr::null_mut();
+  let mut name = ptr::null_mut();
+  let mut async_ctx = ptr::null_mut();
+  // SAFETY: plain napi calls on this env with live out pointers.
+  unsafe {
+    check(
+      sys::napi_create_object(raw, &mut resource),
+      "napi_create_object",
+    )?;
+    check(
+      sys::napi_create_string_utf8(raw, c"socket2".as_ptr(), 7, &mut name),
+      "napi_create_string_utf8",
+    )?;
+    check(
+      sys::napi_async_init(raw, resource, name, &mut async_ctx),
+      "napi_async_init",
+    )?;
+  }
+  let refs = [
+    reference(raw, resource)?,
+    reference(raw, events.value().value)?,
+    reference(raw, control.value().value)?,
+  ];
+  let dispatch = reference(raw, dispatch.value().value)?;
+
+  let lp = env.get_uv_event_loop()?;
+  let handle = uv::alloc_poll();
+  // SAFETY: `handle` is fresh memory of uv_handle_size(UV_POLL) bytes; `lp` is this env's
+  // loop; `fd` is the poller's epoll/kqueue fd, which outlives the handle (the reactor stops
+  // the handle before dropping the poller).
+  unsafe {
+    let st = uv::uv_poll_init(lp.cast(), handle, fd);
+    if st != 0 {
+      uv::free_poll(handle);
+      return Err(Error::new(
+        Status::GenericFailure,
+        format!("uv_poll_init failed ({st})"),
+      ));
+    }
+    uv::uv_poll_start(handle, uv::UV_READABLE, on_poll);
+    uv::uv_unref(handle);
+    *ctl.add(REFED) = 0;
+  }
+
+  REACTOR.with(|r| {
+    *r.borrow_mut() = Some(Reactor {
+      poller,
+      env: raw,
+      dispatch,
+      refs,
+      async_ctx,
+      events: ev,
+      events_len: ev_len,
+      control: ctl,
+      handle,
+      refed: false,
+    })
+  });
+  env.add_env_cleanup_hook((), |_| teardown())?;
+  Ok(socket2_core::WOULD_BLOCK)
+}
+
+#[cfg(unix)]
+fn poller_fd(p: &Poller) -> Result<c_int> {
+  p.fd()
+    .ok_or_else(|| Error::new(Status::GenericFailure, "poller has no fd"))
+}
+
+#[cfg(not(unix))]
+fn poller_fd(_p: &Poller) -> Result<c_int> {
+  Err(Error::new(
+    Status::GenericFailure,
+    "this platform's poller cannot be watched by the event loop",
+  ))
+}
+
+impl Reactor {
+  fn control(&self, i: usize) -> i32 {
+    // SAFETY: `control` points into a live Int32Array of at least CONTROL_LEN elements (held
+    // by `refs`, never detached: it is private to the JavaScript module).
+    unsafe { *self.control.add(i) }
+  }
+
+  fn set_control(&mut self, i: usize, v: i32) {
+    // SAFETY: as in `control`.
+    unsafe { *self.control.add(i) = v }
+  }
+
+  /// Keeps the loop alive exactly while `want` holds.
+  pub fn set_ref(&mut self, want: bool) {
+    if want != self.refed {
+      // SAFETY: the handle is live until teardown, which clears the reactor first.
+      unsafe {
+        if want {
+          uv::uv_ref(self.handle)
+        } else {
+          uv::uv_unref(self.handle)
+        }
+      }
+      self.refed = want;
+      self.set_control(REFED, want as i32);
+    }
+  }
+
+  /// Drains the poller without waiting into the events array; the number of pairs.
+  fn drain(&mut self) -> usize {
+    // SAFETY: `events` points into a live Int32Array of `events_len` elements (as `control`),
+    // and no JavaScript runs while this slice exists.
+    let out = unsafe { std::slice::from_raw_parts_mut(self.events, self.events_len) };
+    // A drain error (EINTR is already 0) leaves the events queued for the next wake-up.
+    self.poller.drain(Some(Duration::ZERO), out).unwrap_or(0)
+  }
+}
+
+/// What a dispatch call needs, copied out so no borrow is held while JavaScript runs.
+struct Call {
+  env: sys::napi_env,
+  dispatch: sys::napi_ref,
+  async_ctx: sys::napi_async_context,
+  control: *mut i32,
+}
+
+extern "C" fn on_poll(_handle: *mut c_void, _status: c_int, _events: c_int) {
+  // A negative status (the fd went bad) is handled like a wake-up: the drain reports the
+  // error by returning no events, and the handle is stopped at teardown.
+  for _ in 0..MAX_ROUNDS {
+    let step = with(|r| {
+      let n = r.drain();
+      (
+        n,
+        Call {
+          env: r.env,
+          dispatch: r.dispatch,
+          async_ctx: r.async_ctx,
+          control: r.control,
+        },
+      )
+    });
+    match step {
+      Some((n, call)) if n > 0 => call_dispatch(&call, n),
+      _ => break,
+    }
+  }
+  with(|r| {
+    let waiting = r.control(WAITERS) > 0;
+    r.set_ref(waiting)
+  });
+}
+
+fn call_dispatch(c: &Call, n: usize) {
+  // SAFETY: we are on the env's thread (a uv callback of its loop) with no JavaScript on the
+  // stack; every handle lives in the scope opened here; `control` is as in Reactor::control.
+  unsafe {
+    let mut scope = ptr::null_mut();
+    if sys::napi_open_handle_scope(c.env, &mut scope) != sys::Status::napi_ok {
+      return;
+    }
+    *c.control.add(IN_DISPATCH) = 1;
+    let mut f = ptr::null_mut();
+    let mut recv = ptr::null_mut();
+    let mut arg = ptr::null_mut();
+    let mut result = ptr::null_mut();
+    sys::napi_get_reference_value(c.env, c.dispatch, &mut f);
+    sys::napi_get_undefined(c.env, &mut recv);
+    sys::napi_create_int32(c.env, n as i32, &mut arg);
+    // make_callback, not call_function: closing its callback scope runs the microtasks and
+    // nextTicks the dispatch queued, so awaiting threads resume before we return to libuv.
+    let st = sys::napi_make_callback(c.env, c.async_ctx, recv, f, 1, &arg, &mut result);
+    *c.control.add(IN_DISPATCH) = 0;
+    if st == sys::Status::napi_pending_exception {
+      let mut exc = ptr::null_mut();
+      sys::napi_get_and_clear_last_exception(c.env, &mut exc);
+      sys::napi_fatal_exception(c.env, exc);
+    }
+    sys::napi_close_handle_scope(c.env, scope);
+  }
+}
+
+fn teardown() {
+  let Some(r) = REACTOR.with(|r| r.borrow_mut().take()) else {
+    return;
+  };
+  // SAFETY: the env is being torn down on its own thread; the handle is live (stopped, then
+  // closed, and freed by libuv's close callback); the references and async context belong to
+  // this env and are released once.
+  unsafe {
+    uv::uv_poll_stop(r.handle);
+    uv::uv_close(r.handle, Some(uv::free_poll));
+    sys::napi_async_destroy(r.env, r.async_ctx);
+    sys::napi_delete_reference(r.env, r.dispatch);
+    for x in r.refs {
+      sys::napi_delete_reference(r.env, x);
+    }
+  }
+  // Dropping the poller closes every socket and then the epoll/kqueue fd, after the handle
+  // stopped watching it.
+  drop(r.poller);
+}
+
+/// Keeps the event loop alive (an operation started waiting outside a dispatch).
+#[napi(js_name = "refLoop")]
+pub fn ref_loop() {
+  with(|r| r.set_ref(true));
+}
+
+/// Lets the event loop exit (no operation waits any more, outside a dispatch).
+#[napi(js_name = "unrefLoop")]
+pub fn unref_loop() {
+  with(|r| r.set_ref(false));
+}

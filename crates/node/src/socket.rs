@@ -1,0 +1,225 @@
+//! Socket operations: each takes an id from `open`/`accept` and returns a number — a count,
+//! an id, 0 for done, or a negated OS error number (the would-block sentinel among them).
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use socket2_core::socket::{self, Family, Kind};
+use socket2_core::{error, options};
+
+use crate::addr::{sockaddr, JsAddr};
+use crate::env::with;
+
+/// EBADF: the id is unknown, or the call came before init or after teardown.
+fn not_ready() -> i32 {
+  -error::EBADF
+}
+
+fn einval() -> i32 {
+  -error::EINVAL
+}
+
+fn io_ret(r: std::io::Result<()>) -> i32 {
+  match r {
+    Ok(()) => 0,
+    Err(e) => -error::errno_of(&e),
+  }
+}
+
+/// Opens a socket of `kind` (`'tcp'|'udp'|'raw'`) and `family`; the id or `-errno`.
+#[napi]
+pub fn open(kind: String, family: String, protocol: i32) -> i32 {
+  let (Some(k), Some(f)) = (Kind::parse(&kind), Family::parse(&family)) else {
+    return einval();
+  };
+  match socket::open(k, f, protocol) {
+    Ok(s) => with(|r| r.poller.insert(s, k == Kind::Tcp) as i32).unwrap_or_else(not_ready),
+    Err(e) => -error::errno_of(&e),
+  }
+}
+
+/// Closes a socket (the kernel sends RST if unread data is pending or linger is 0, else FIN).
+#[napi]
+pub fn close(id: u32) -> i32 {
+  with(|r| match r.poller.remove(id) {
+    Some(_) => 0,
+    None => not_ready(),
+  })
+  .unwrap_or_else(not_ready)
+}
+
+fn on_socket(id: u32, f: impl FnOnce(&socket2::Socket) -> i32) -> i32 {
+  with(|r| match r.poller.socket(id) {
+    Ok(s) => f(s),
+    Err(e) => -error::errno_of(&e),
+  })
+  .unwrap_or_else(not_ready)
+}
+
+/// Binds to an address.
+#[napi]
+pub fn bind(id: u32, family: String, address: String, port: u32, scope_id: u32) -> i32 {
+  match sockaddr(&family, &address, port, scope_id) {
+    Ok(a) => on_socket(id, |s| io_ret(s.bind(&a))),
+    Err(e) => e,
+  }
+}
+
+/// Starts listening.
+#[napi]
+pub fn listen(id: u32, backlog: i32) -> i32 {
+  on_socket(id, |s| io_ret(s.listen(backlog)))
+}
+
+/// Starts a connection: 0 connected, the would-block sentinel (wait for writability, then
+/// `finishConnect`), or `-errno`.
+#[napi]
+pub fn connect(id: u32, family: String, address: String, port: u32, scope_id: u32) -> i32 {
+  match sockaddr(&family, &address, port, scope_id) {
+    Ok(a) => with(|r| r.poller.connect(id, &a)).unwrap_or_else(not_ready),
+    Err(e) => e,
+  }
+}
+
+/// Completes a connection after a writability wake-up.
+#[napi(js_name = "finishConnect")]
+pub fn finish_connect(id: u32) -> i32 {
+  with(|r| r.poller.finish_connect(id)).unwrap_or_else(not_ready)
+}
+
+/// Accepts a connection: the new socket's id or `-errno`.
+#[napi]
+pub fn accept(id: u32) -> i32 {
+  with(|r| match r.poller.accept(id) {
+    Ok((c, _)) => c as i32,
+    Err(e) => e,
+  })
+  .unwrap_or_else(not_ready)
+}
+
+/// Sends `buf[offset..offset+len]` (clamped to the buffer): the count sent or `-errno`.
+#[napi]
+pub fn send(id: u32, buf: &[u8], offset: u32, len: u32) -> i32 {
+  let start = (offset as usize).min(buf.len());
+  let end = start.saturating_add(len as usize).min(buf.len());
+  with(|r| r.poller.send(id, &buf[start..end])).unwrap_or_else(not_ready)
+}
+
+/// Receives into `buf[offset..offset+len]` (clamped to the buffer): the count (0 = end of
+/// stream) or `-errno`.
+#[napi]
+pub fn recv(id: u32, mut buf: Uint8ArraySlice, offset: u32, len: u32) -> i32 {
+  // SAFETY: the typed array is live for this call and JavaScript is suspended while it runs;
+  // no other Rust reference to its memory exists. Aliasing JavaScript views only see the bytes
+  // the kernel wrote.
+  let buf = unsafe { buf.as_mut() };
+  let start = (offset as usize).min(buf.len());
+  let end = start.saturating_add(len as usize).min(buf.len());
+  with(|r| r.poller.recv(id, &mut buf[start..end])).unwrap_or_else(not_ready)
+}
+
+/// Makes sure a wait on `bits` will be woken: 1 if already ready, 0 to wait, or `-errno`.
+#[napi]
+pub fn watch(id: u32, bits: i32) -> i32 {
+  with(|r| r.poller.watch(id, bits)).unwrap_or_else(not_ready)
+}
+
+/// `shutdown(2)`: `how` is `'r'`, `'w'` or `'rw'`.
+#[napi]
+pub fn shutdown(id: u32, how: String) -> i32 {
+  on_socket(id, |s| io_ret(socket::shutdown(s, &how)))
+}
+
+/// The bound (`peer` false) or connected (`peer` true) address; `errno` set on failure.
+#[napi]
+pub fn address(id: u32, peer: bool) -> JsAddr {
+  with(|r| match r.poller.socket(id) {
+    Ok(s) => match if peer { s.peer_addr() } else { s.local_addr() } {
+      Ok(a) => JsAddr::of(&a),
+      Err(e) => JsAddr::error(error::errno_of(&e)),
+    },
+    Err(e) => JsAddr::error(error::errno_of(&e)),
+  })
+  .unwrap_or_else(|| JsAddr::error(-not_ready()))
+}
+
+/// The OS descriptor (fd on Unix, SOCKET on Windows) or `-errno`.
+#[napi]
+pub fn fd(id: u32) -> i64 {
+  #[cfg(unix)]
+  use std::os::fd::AsRawFd as AsRaw;
+  #[cfg(windows)]
+  use std::os::windows::io::AsRawSocket as AsRaw;
+  with(|r| match r.poller.socket(id) {
+    #[cfg(unix)]
+    Ok(s) => s.as_raw_fd() as i64,
+    #[cfg(windows)]
+    Ok(s) => s.as_raw_socket() as i64,
+    Err(e) => -(error::errno_of(&e) as i64),
+  })
+  .unwrap_or_else(|| not_ready() as i64)
+}
+
+/// One row of the option table, for JavaScript's validation.
+#[napi(object)]
+pub struct OptionRow {
+  pub name: String,
+  pub kind: String,
+  pub platforms: String,
+  pub supported: bool,
+  pub settable: bool,
+}
+
+/// The option table.
+#[napi(js_name = "optionTable")]
+pub fn option_table() -> Vec<OptionRow> {
+  options::table()
+    .iter()
+    .map(|o| OptionRow {
+      name: o.name.into(),
+      kind: o.kind.name().into(),
+      platforms: o.platforms.into(),
+      supported: o.supported,
+      settable: o.set.is_some(),
+    })
+    .collect()
+}
+
+/// Sets an option (JavaScript validated the name and the value's type): 0 or `-errno`.
+#[napi]
+pub fn setopt(id: u32, name: String, value: f64) -> i32 {
+  let Some(set) = options::find(&name).and_then(|o| o.set) else {
+    return einval();
+  };
+  on_socket(id, |s| io_ret(set(s, value)))
+}
+
+/// An option's value, or `errno` on failure.
+#[napi(object)]
+pub struct OptValue {
+  pub value: f64,
+  pub errno: i32,
+}
+
+/// Reads an option.
+#[napi]
+pub fn getopt(id: u32, name: String) -> OptValue {
+  let Some(get) = options::find(&name).and_then(|o| o.get) else {
+    return OptValue {
+      value: 0.0,
+      errno: -einval(),
+    };
+  };
+  let mut out = OptValue {
+    value: 0.0,
+    errno: 0,
+  };
+  let e = on_socket(id, |s| match get(s) {
+    Ok(v) => {
+      out.value = v;
+      0
+    }
+    Err(e) => -error::errno_of(&e),
+  });
+  out.errno = -e;
+  out
+}
