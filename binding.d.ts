@@ -89,7 +89,7 @@ export declare function listen(id: number, backlog: number): number
  * Resolves off the JavaScript thread. Numbers are the OS's `AF_*`, `SOCK_*`, `IPPROTO_*`
  * and `AI_*` values (see `constants`).
  */
-export declare function lookup(host: string | undefined | null, service: string | undefined | null, family: number, socktype: number, protocol: number, flags: number): Promise<unknown>
+export declare function lookup(host: string | undefined | null, service: string | undefined | null, family: number, socktype: number, protocol: number, flags: number): Promise<LookupResult>
 
 /** A lookup's outcome: `entries`, or `code` (`EAI_NONAME`...) with `errno` for `EAI_SYSTEM`. */
 export interface LookupResult {

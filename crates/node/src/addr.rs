@@ -172,7 +172,7 @@ fn hints(family: i32, socktype: i32, protocol: i32, flags: i32) -> Hints {
 
 /// Resolves off the JavaScript thread. Numbers are the OS's `AF_*`, `SOCK_*`, `IPPROTO_*`
 /// and `AI_*` values (see `constants`).
-#[napi]
+#[napi(ts_return_type = "Promise<LookupResult>")]
 pub fn lookup(
   host: Option<String>,
   service: Option<String>,

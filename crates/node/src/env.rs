@@ -290,7 +290,8 @@ fn call_dispatch(c: &Call, n: usize) {
     let mut arg = ptr::null_mut();
     let mut result = ptr::null_mut();
     sys::napi_get_reference_value(c.env, c.dispatch, &mut f);
-    sys::napi_get_undefined(c.env, &mut recv);
+    // make_callback converts its receiver to an object: undefined would throw.
+    sys::napi_get_global(c.env, &mut recv);
     sys::napi_create_int32(c.env, n as i32, &mut arg);
     // make_callback, not call_function: closing its callback scope runs the microtasks and
     // nextTicks the dispatch queued, so awaiting threads resume before we return to libuv.

@@ -1,0 +1,13 @@
+/**
+ * socket2: portable async sockets for Node.js over epoll, kqueue and IOCP, with threads and
+ * absolute deadlines, after luapower's socket2 for LuaJIT.
+ */
+export { addr, addrSync, Address, AddrInfo } from './src/addr'
+export type { AddressLike, AddrFlag, Family, Protocol, SocketType } from './src/addr'
+export { codes, SocketError } from './src/errors'
+export { optionNames } from './src/options'
+export type { OptionValue } from './src/options'
+export { newthread, poll, start, stop, Thread } from './src/scheduler'
+export { Socket } from './src/socket'
+export { tcp, Tcp } from './src/tcp'
+export { clock, sleep, sleepUntil } from './src/timers'

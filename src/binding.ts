@@ -1,0 +1,20 @@
+/**
+ * The native module, loaded through the generated loader (`binding.js` at the package root),
+ * which picks the prebuilt binary for this platform or a locally built one. This file runs
+ * from `dist/src/`, hence the path.
+ */
+import { join } from 'node:path'
+
+type Native = typeof import('../binding')
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const native: Native = require(join(__dirname, '..', '..', 'binding.js'))
+
+export default native
+
+/** Read-side readiness bit in dispatched events. */
+export const READ = 1
+/** Write-side readiness bit in dispatched events. */
+export const WRITE = 2
+/** Socket ids carry their table index in the low bits. */
+export const INDEX_MASK = (1 << 22) - 1

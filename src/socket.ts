@@ -1,0 +1,141 @@
+/**
+ * What every socket kind shares: identity (`type/family/protocol`), `bind`, options,
+ * addresses, `fd`, and `close`.
+ */
+import native from './binding'
+import { Address, type AddressLike, type Family, type Protocol, protocols, resolveTarget, type SocketType } from './addr'
+import { argType, errnoException, ownError } from './errors'
+import { getopt, type OptionValue, setopt } from './options'
+import { indexOf, Io } from './scheduler'
+
+const protocolNames = new Map(Object.entries(protocols).map(([k, v]) => [v, k as Protocol]))
+
+/** A socket of any kind. Made by `tcp()`, `udp()` or `raw()`. */
+export class Socket {
+  /** The native id, or -1 once closed. */
+  #id: number
+  readonly #type: SocketType
+  readonly #family: Family
+  readonly #protocol: number
+  /** @internal The waiting state the dispatch resumes. */
+  readonly io: Io
+
+  /** @internal */
+  constructor(type: SocketType, family: Family, protocol: number, id: number) {
+    this.#type = type
+    this.#family = family
+    this.#protocol = protocol
+    this.#id = id
+    this.io = new Io(indexOf(id))
+  }
+
+  /** @internal The native id; throws ERR_SOCKET_CLOSED after `close()`. */
+  id(syscall: string): number {
+    if (this.#id < 0) throw ownError('ERR_SOCKET_CLOSED', syscall)
+    return this.#id
+  }
+
+  /** `'tcp'`, `'udp'` or `'raw'`. */
+  type(): SocketType {
+    return this.#type
+  }
+
+  /** `'inet'`, `'inet6'` or `'unix'`. */
+  family(): Family {
+    return this.#family
+  }
+
+  /** `'tcp'`, `'udp'`, `'icmp'`... (the kind's default when none was given). */
+  protocol(): Protocol {
+    return protocolNames.get(this.#protocol) ?? (this.#type === 'raw' ? 'raw' : this.#type)
+  }
+
+  /** Whether `close()` was called (or a deadline closed the socket). */
+  get closed(): boolean {
+    return this.#id < 0
+  }
+
+  /** The OS descriptor (fd on Unix, SOCKET on Windows), for interop. Do not close it yourself. */
+  get fd(): number {
+    return Number(native.fd(this.id('fd')))
+  }
+
+  /**
+   * Binds to an address: `bind(address)`, `bind(ai)` or `bind(host, port, flags?)`; host `'*'`
+   * (default) is every interface.
+   */
+  bind(target?: AddressLike | string | false, port?: number | string, flags?: string | string[]): Promise<void> {
+    const id = this.id('bind')
+    const addrs = resolveTarget(target, port, this.#type, this.#family, flags ?? 'passive')
+    return Array.isArray(addrs) ? this.bindTo(id, addrs) : addrs.then((a) => this.bindTo(this.id('bind'), a))
+  }
+
+  private async bindTo(id: number, addrs: Address[]): Promise<void> {
+    this.bindSync(id, addrs[0]!)
+  }
+
+  /** @internal Binds to one resolved address; throws the OS error. */
+  bindSync(id: number, a: Address): void {
+    const e = native.bind(id, a.family, a.address, a.port, a.scopeId)
+    if (e < 0) throw errnoException(-e, 'bind', a)
+  }
+
+  /** Sets a socket option (see the README's table): `s.setopt('so_reuseaddr', true)`. */
+  setopt(name: string, value: OptionValue): void {
+    setopt(this.id('setsockopt'), name, value)
+  }
+
+  /** Reads a socket option: `s.getopt('so_rcvbuf')`. */
+  getopt(name: string): OptionValue {
+    return getopt(this.id('getsockopt'), name)
+  }
+
+  /** The address the socket is bound to. */
+  localAddr(): Address {
+    return this.address(false)
+  }
+
+  /** The address of the connected peer (ENOTCONN when not connected). */
+  remoteAddr(): Address {
+    return this.address(true)
+  }
+
+  private address(peer: boolean): Address {
+    const syscall = peer ? 'getpeername' : 'getsockname'
+    const a = native.address(this.id(syscall), peer)
+    if (a.errno !== 0) throw errnoException(a.errno, syscall)
+    return new Address(a.family as Family, a.address, a.port, a.scopeId)
+  }
+
+  /**
+   * Closes the socket. For TCP the kernel sends RST when unread data is pending or `so_linger`
+   * is 0, else FIN. Idempotent. Every operation waiting on the socket, in any thread, rejects at
+   * once with ERR_SOCKET_CLOSED.
+   */
+  close(): void {
+    if (this.#id < 0) return
+    const id = this.#id
+    this.#id = -1
+    native.close(id)
+    this.io.close()
+  }
+}
+
+/** Opens a native socket: the id, or throws the OS error (EACCES/EPERM for raw without privilege). */
+export function openSocket(type: SocketType, family: Family, protocol: number): number {
+  const id = native.open(type, family, protocol)
+  if (id < 0) throw errnoException(-id, 'socket')
+  return id
+}
+
+/** Validates the `family` and `protocol` arguments of the socket constructors. */
+export function socketArgs(family: unknown, protocol: unknown, def: Protocol): [Family, number] {
+  if (family !== 'inet' && family !== 'inet6' && family !== 'unix') {
+    throw argType('family', "'inet', 'inet6' or 'unix'", family)
+  }
+  if (protocol === undefined) return [family, family === 'unix' ? 0 : protocols[def]]
+  if (typeof protocol !== 'string' || !(protocol in protocols)) {
+    throw argType('protocol', Object.keys(protocols).join(', '), protocol)
+  }
+  return [family, protocols[protocol as Protocol]]
+}

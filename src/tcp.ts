@@ -1,0 +1,234 @@
+/**
+ * TCP (and unix stream) sockets: listen, connect, accept, send, recv, shutdown.
+ */
+import native from './binding'
+import { Address, type AddressLike, resolveTarget } from './addr'
+import { argRange, argType, errnoException, type ErrorAddress, ownError } from './errors'
+import { spend, WOULD_BLOCK } from './scheduler'
+import { openSocket, Socket, socketArgs } from './socket'
+
+/** Largest backlog; the kernel clamps it to its own maximum (`somaxconn`). */
+const MAX_BACKLOG = 0x7fffffff
+
+function checkExpires(expires: unknown): number | undefined {
+  if (expires === undefined || expires === null) return undefined
+  if (typeof expires !== 'number' || Number.isNaN(expires)) {
+    throw argType('expires', 'an absolute clock() time in seconds', expires)
+  }
+  return expires
+}
+
+/** Validates `buf` and `maxlen` for recv/send; returns the byte count to use. */
+function span(buf: unknown, maxlen: unknown, what: string): number {
+  if (!(buf instanceof Uint8Array)) throw argType(what, 'a Uint8Array or Buffer', buf)
+  if (maxlen === undefined || maxlen === null) return buf.byteLength
+  if (typeof maxlen !== 'number' || !Number.isInteger(maxlen)) throw argType('maxlen', 'an integer', maxlen)
+  if (maxlen < 0 || maxlen > buf.byteLength) {
+    throw argRange('maxlen', `from 0 to the buffer's length (${buf.byteLength})`, maxlen)
+  }
+  return maxlen
+}
+
+function isTarget(v: unknown): v is AddressLike {
+  return typeof v === 'object' && v !== null
+}
+
+/** A TCP socket (a unix stream socket with family `'unix'`). Made by `tcp()` or `accept()`. */
+export class Tcp extends Socket {
+  /**
+   * Listens: `listen(backlog?, address | host, port, flags?)`. Binds first (to `host, port`, or
+   * `'*'` and any port) unless already bound, in which case the address is ignored. The backlog
+   * defaults to the maximum the system allows.
+   *
+   * @example
+   * const server = tcp(); await server.listen('127.0.0.1', 0)
+   */
+  listen(
+    backlog?: number | AddressLike | string | false,
+    target?: AddressLike | string | number | false,
+    port?: number | string,
+    flags?: string | string[],
+  ): Promise<void> {
+    if (typeof backlog !== 'number') {
+      ;[flags, port, target, backlog] = [port as string | string[] | undefined, target as number | string, backlog, undefined]
+    }
+    if (backlog !== undefined && !(Number.isInteger(backlog) && (backlog as number) >= 0)) {
+      throw argRange('backlog', 'a non-negative integer', backlog)
+    }
+    const id = this.id('listen')
+    const n = Math.min((backlog as number | undefined) ?? MAX_BACKLOG, MAX_BACKLOG)
+    const bound = native.address(id, false)
+    const unbound = bound.errno !== 0 || (bound.port === 0 && this.family() !== 'unix') || (this.family() === 'unix' && bound.address === '')
+    if (!unbound) return this.#listen(id, n)
+    const addrs = resolveTarget(target, port, 'tcp', this.family(), flags ?? 'passive')
+    if (Array.isArray(addrs)) return this.#bindListen(n, addrs)
+    return addrs.then((a) => this.#bindListen(n, a))
+  }
+
+  async #bindListen(backlog: number, addrs: Address[]): Promise<void> {
+    const id = this.id('listen')
+    this.bindSync(id, addrs[0]!)
+    return this.#listen(id, backlog)
+  }
+
+  async #listen(id: number, backlog: number): Promise<void> {
+    const e = native.listen(id, backlog)
+    if (e < 0) throw errnoException(-e, 'listen')
+  }
+
+  /**
+   * Connects: `connect(address | ai, expires?)` or `connect(host, port, expires?)`. Each
+   * resolved address is tried in turn; the last error is thrown if none answers. An unbound
+   * socket gets the kernel's implicit bind. On expiry the socket is closed and the call rejects
+   * with ETIMEDOUT.
+   */
+  connect(target: AddressLike | string | false, port?: number | string, expires?: number): Promise<void> {
+    if (isTarget(target)) {
+      expires = port as number | undefined
+      port = undefined
+    }
+    const deadline = checkExpires(expires)
+    this.id('connect')
+    const addrs = resolveTarget(target, port, 'tcp', this.family(), undefined)
+    return Array.isArray(addrs) ? this.#connect(addrs, deadline) : addrs.then((a) => this.#connect(a, deadline))
+  }
+
+  async #connect(addrs: Address[], expires: number | undefined): Promise<void> {
+    let last: Error | undefined
+    for (const a of addrs) {
+      const id = this.id('connect')
+      let e = native.connect(id, a.family, a.address, a.port, a.scopeId)
+      while (e === WOULD_BLOCK) {
+        await this.io.wait(1, expires, 'connect', () => this.close())
+        e = native.finishConnect(this.id('connect'))
+      }
+      if (e === 0) return
+      last = errnoException(-e, 'connect', a)
+    }
+    throw last
+  }
+
+  /**
+   * Accepts a connection: `[client, remoteAddr, localAddr]`. On expiry the listening socket is
+   * closed and the call rejects with ETIMEDOUT.
+   */
+  accept(expires?: number): Promise<[Tcp, Address, Address]> {
+    const deadline = checkExpires(expires)
+    return this.#accept(this.id('accept'), deadline)
+  }
+
+  async #accept(id: number, expires: number | undefined): Promise<[Tcp, Address, Address]> {
+    let c = native.accept(id)
+    if (c >= 0) {
+      const y = spend()
+      if (y) await y
+    }
+    while (c === WOULD_BLOCK) {
+      await this.io.wait(0, expires, 'accept', () => this.close())
+      c = native.accept(this.id('accept'))
+    }
+    if (c < 0) throw errnoException(-c, 'accept')
+    const client = new Tcp('tcp', this.family(), 0, c)
+    return [client, client.remoteAddrOrUnnamed(), client.localAddr()]
+  }
+
+  /** @internal A unix client's peer is often unnamed: report an empty path, not an error. */
+  remoteAddrOrUnnamed(): Address {
+    try {
+      return this.remoteAddr()
+    } catch (e) {
+      if (this.family() === 'unix') return new Address('unix', '', 0)
+      throw e
+    }
+  }
+
+  /**
+   * Sends all of `data` (or its first `maxlen` bytes) before resolving with the count. Strings
+   * are sent as UTF-8. On expiry the socket is closed and the call rejects with ETIMEDOUT.
+   */
+  send(data: string | Uint8Array, maxlen?: number, expires?: number): Promise<number> {
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+    const len = span(buf, maxlen, 'data')
+    const deadline = checkExpires(expires)
+    const id = this.id('send')
+    if (this.io.w !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'send'))
+    return this.#send(id, buf as Uint8Array, len, deadline)
+  }
+
+  async #send(id: number, buf: Uint8Array, len: number, expires: number | undefined): Promise<number> {
+    let off = 0
+    let waited = false
+    while (off < len) {
+      const n = native.send(id, buf, off, len - off)
+      if (n >= 0) {
+        off += n
+        continue
+      }
+      if (n !== WOULD_BLOCK) throw errnoException(-n, 'send', this.peer())
+      await this.io.wait(1, expires, 'send', () => this.close())
+      waited = true
+      id = this.id('send')
+    }
+    if (!waited) {
+      const y = spend()
+      if (y) await y
+    }
+    return len
+  }
+
+  /**
+   * Receives at most `maxlen` bytes (default: the buffer's length) into `buf`: the count, 0 at
+   * end of stream. On expiry the socket is closed and the call rejects with ETIMEDOUT.
+   */
+  recv(buf: Uint8Array, maxlen?: number, expires?: number): Promise<number> {
+    const len = span(buf, maxlen, 'buf')
+    if (len === 0) throw argRange('maxlen', 'at least 1 (0 would read as end of stream)', maxlen ?? 0)
+    const deadline = checkExpires(expires)
+    const id = this.id('recv')
+    if (this.io.r !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'recv'))
+    const n = native.recv(id, buf, 0, len)
+    if (n >= 0) {
+      const y = spend()
+      return y ? y.then(() => n) : Promise.resolve(n)
+    }
+    return this.#recv(n, buf, len, deadline)
+  }
+
+  async #recv(n: number, buf: Uint8Array, len: number, expires: number | undefined): Promise<number> {
+    while (n === WOULD_BLOCK) {
+      await this.io.wait(0, expires, 'recv', () => this.close())
+      n = native.recv(this.id('recv'), buf, 0, len)
+    }
+    if (n < 0) throw errnoException(-n, 'recv', this.peer())
+    return n
+  }
+
+  private peer(): ErrorAddress | undefined {
+    try {
+      return this.remoteAddr()
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
+   * Shuts down one or both directions (`'r'`, `'w'`, `'rw'`; default `'rw'`) without blocking.
+   * `'w'` sends FIN after the data already queued. Throws the OS error (ENOTCONN).
+   */
+  shutdown(how: 'r' | 'w' | 'rw' = 'rw'): void {
+    if (how !== 'r' && how !== 'w' && how !== 'rw') throw argType('how', "'r', 'w' or 'rw'", how)
+    const e = native.shutdown(this.id('shutdown'), how)
+    if (e < 0) throw errnoException(-e, 'shutdown')
+  }
+}
+
+/**
+ * Makes a TCP socket (`family` `'inet'` by default; `'unix'` makes a unix stream socket).
+ *
+ * @example
+ * const c = tcp(); await c.connect('127.0.0.1', 80, clock() + 5)
+ */
+export function tcp(family: 'inet' | 'inet6' | 'unix' = 'inet', protocol?: 'tcp' | 'ip' | 'ipv6'): Tcp {
+  const [fam, proto] = socketArgs(family, protocol, 'tcp')
+  return new Tcp('tcp', fam, proto, openSocket('tcp', fam, fam === 'unix' ? 0 : proto))
+}

@@ -1,0 +1,139 @@
+/**
+ * Time: `clock()` and one timer structure for every `sleep` and every `expires` deadline, a
+ * binary min-heap on absolute `clock()` times driven by a single Node timer armed for the
+ * earliest entry. An operation without a deadline costs nothing here.
+ */
+import { performance } from 'node:perf_hooks'
+
+/** Monotonic time in seconds (the seed's `time.clock()`); `expires` arguments are in this clock. */
+export function clock(): number {
+  return performance.now() / 1000
+}
+
+/** A scheduled callback; `cancel()` it when the operation finishes first. */
+export interface Timer {
+  readonly at: number
+  cancel(): void
+}
+
+class Entry implements Timer {
+  /** Position in the heap, -1 once fired or cancelled. */
+  pos = -1
+  constructor(
+    readonly at: number,
+    readonly fn: () => void,
+  ) {}
+  cancel(): void {
+    if (this.pos >= 0) remove(this)
+  }
+}
+
+const heap: Entry[] = []
+/** The one Node timer, armed for `armedAt` (ms, performance clock). */
+let timer: NodeJS.Timeout | undefined
+let armedAt = Infinity
+
+function swap(i: number, j: number): void {
+  const a = heap[i]!
+  const b = heap[j]!
+  heap[i] = b
+  heap[j] = a
+  a.pos = j
+  b.pos = i
+}
+
+function up(i: number): void {
+  while (i > 0) {
+    const p = (i - 1) >> 1
+    if (heap[p]!.at <= heap[i]!.at) break
+    swap(i, p)
+    i = p
+  }
+}
+
+function down(i: number): void {
+  for (;;) {
+    const l = 2 * i + 1
+    const r = l + 1
+    let m = i
+    if (l < heap.length && heap[l]!.at < heap[m]!.at) m = l
+    if (r < heap.length && heap[r]!.at < heap[m]!.at) m = r
+    if (m === i) return
+    swap(i, m)
+    i = m
+  }
+}
+
+function remove(e: Entry): void {
+  const i = e.pos
+  const last = heap.pop()!
+  e.pos = -1
+  if (last !== e) {
+    heap[i] = last
+    last.pos = i
+    up(i)
+    down(last.pos)
+  }
+  if (heap.length === 0) disarm()
+}
+
+function disarm(): void {
+  if (timer !== undefined) clearTimeout(timer)
+  timer = undefined
+  armedAt = Infinity
+}
+
+function arm(): void {
+  const first = heap[0]
+  if (first === undefined) return disarm()
+  const atMs = first.at * 1000
+  if (timer !== undefined && armedAt <= atMs) return
+  if (timer !== undefined) clearTimeout(timer)
+  armedAt = atMs
+  timer = setTimeout(fire, Math.max(0, Math.ceil(atMs - performance.now())))
+}
+
+function fire(): void {
+  timer = undefined
+  armedAt = Infinity
+  const now = clock()
+  while (heap.length > 0 && heap[0]!.at <= now) {
+    const e = heap[0]!
+    remove(e)
+    e.fn()
+  }
+  arm()
+}
+
+/** Runs `fn` at absolute `clock()` time `at` (at once, on the next timer turn, if past). */
+export function at(t: number, fn: () => void): Timer {
+  const e = new Entry(t, fn)
+  e.pos = heap.length
+  heap.push(e)
+  up(e.pos)
+  if (e.pos === 0) arm()
+  return e
+}
+
+/** Number of pending timers (for tests and diagnostics). */
+export function pendingTimers(): number {
+  return heap.length
+}
+
+/** Resolves at absolute `clock()` time `t` without blocking other threads. */
+export function sleepUntil(t: number): Promise<void> {
+  if (typeof t !== 'number' || Number.isNaN(t)) {
+    return Promise.reject(new TypeError(`Expected \`t\` to be a clock() number, got ${String(t)}`))
+  }
+  return new Promise((resolve) => {
+    at(t, resolve)
+  })
+}
+
+/** Resolves after `s` seconds without blocking other threads. */
+export function sleep(s: number): Promise<void> {
+  if (typeof s !== 'number' || Number.isNaN(s)) {
+    return Promise.reject(new TypeError(`Expected \`s\` to be a number of seconds, got ${String(s)}`))
+  }
+  return sleepUntil(clock() + s)
+}
