@@ -346,8 +346,8 @@ fn build() -> Vec<SockOpt> {
   );
   row!(
     t,
-    all(not(target_os = "openbsd"), any(unix, windows)),
-    "Linux, macOS, FreeBSD, Windows",
+    all(not(target_os = "openbsd"), unix),
+    "Linux, macOS, FreeBSD",
     "tcp_keepcnt",
     Int,
     |s| s.tcp_keepalive_retries().map(f64::from),
