@@ -53,9 +53,10 @@ export declare function getopt(id: number, name: string): OptValue
 /**
  * Sets up this environment's poller and hooks it to the loop. `dispatch(count)` is called
  * with the number of `[index, bits]` pairs written to `events`; `control` is the shared
- * `[waiters, refed, inDispatch]` array. Returns the would-block sentinel.
+ * `[waiters, refed, inDispatch]` array; `mode` is `'uv'` (the loop polls the poller's fd) or
+ * `'thread'` (a poller thread wakes the loop). Returns the would-block sentinel.
  */
-export declare function init(dispatch: unknown, events: unknown, control: unknown): number
+export declare function init(dispatch: unknown, events: unknown, control: unknown, mode: string): number
 
 /**
  * An address as JavaScript sees it. `family` is `'inet'`, `'inet6'` or `'unix'`; for unix

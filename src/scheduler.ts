@@ -18,8 +18,21 @@ const WAITERS = 0
 const REFED = 1
 const IN_DISPATCH = 2
 
+/**
+ * How readiness reaches this thread: `'uv'`, Node's loop polls the poller's fd (Linux, macOS);
+ * `'thread'`, a poller thread wakes the loop (Windows, whose IOCP has no fd, and Bun and Deno,
+ * which have no `uv_poll`). `SOCKET2_POLLER=thread` forces the thread mode anywhere.
+ */
+export const pollerMode: 'uv' | 'thread' =
+  process.env.SOCKET2_POLLER === 'thread' ||
+  process.platform === 'win32' ||
+  'bun' in process.versions ||
+  'Deno' in globalThis
+    ? 'thread'
+    : 'uv'
+
 /** The would-block sentinel: a negated EAGAIN. */
-export const WOULD_BLOCK: number = native.init(dispatch, events, control)
+export const WOULD_BLOCK: number = native.init(dispatch, events, control, pollerMode)
 
 /** Immediate completions a thread may make before it yields to the event loop once. */
 const BUDGET = 128

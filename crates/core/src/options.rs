@@ -106,7 +106,9 @@ fn uint(v: f64) -> u32 {
   v.clamp(0.0, u32::MAX as f64) as u32
 }
 
-#[allow(unused_imports)] // TcpKeepalive is unused on platforms without the keepalive knobs.
+// TcpKeepalive is unused on platforms without the keepalive knobs; the pushes are cfg'd row by
+// row, which a vec![] literal cannot express.
+#[allow(unused_imports, clippy::vec_init_then_push)]
 fn build() -> Vec<SockOpt> {
   use socket2::TcpKeepalive;
   let mut t = Vec::new();

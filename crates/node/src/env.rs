@@ -8,21 +8,24 @@
 //! run as soon as it returns. It then drains again, a bounded number of rounds, so a burst of
 //! I/O that the continuations caused is handled without another trip through libuv.
 //!
-//! The handle keeps the loop alive only while JavaScript has an operation waiting: JavaScript
-//! counts its waiters in a shared control array, refs the handle when the count leaves 0 outside
-//! a dispatch, and this side settles the ref after every dispatch.
+//! Where the loop cannot poll that fd (Windows, whose IOCP has no fd; Bun and Deno, which have
+//! no `uv_poll`), a poller thread waits instead and wakes the loop through a threadsafe
+//! function, once per batch (see `wake_thread`). Either way, what runs in JavaScript is the same.
+//!
+//! The wake source keeps the loop alive only while JavaScript has an operation waiting:
+//! JavaScript counts its waiters in a shared control array, refs the source when the count leaves
+//! 0 outside a dispatch, and this side settles the ref after every dispatch.
 
 use std::cell::RefCell;
-use std::os::raw::{c_int, c_void};
 use std::ptr;
-use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi::{sys, Env, JsValue, Unknown};
 use napi_derive::napi;
 use socket2_core::Poller;
 
-use crate::uv;
+use crate::wake_thread::ThreadWake;
+use crate::wake_uv::UvWake;
 
 /// Control array slots shared with JavaScript.
 const WAITERS: usize = 0;
@@ -49,8 +52,16 @@ pub struct Reactor {
   events_len: usize,
   /// `Int32Array` memory of the control array, kept alive by `refs`.
   control: *mut i32,
-  handle: *mut c_void,
+  wake: Wake,
   refed: bool,
+}
+
+/// Where events come from.
+enum Wake {
+  /// The loop polls the poller's fd.
+  Uv(UvWake),
+  /// A thread polls and wakes the loop.
+  Thread(ThreadWake),
 }
 
 thread_local! {
@@ -81,7 +92,7 @@ fn int32_array(env: sys::napi_env, v: sys::napi_value, name: &str) -> Result<(*m
   let st = unsafe {
     sys::napi_get_typedarray_info(env, v, &mut kind, &mut len, &mut data, &mut buf, &mut off)
   };
-  if st != sys::Status::napi_ok || kind != sys::TypedarrayType::int32_array as i32 {
+  if st != sys::Status::napi_ok || kind != sys::TypedarrayType::int32_array {
     return Err(Error::new(
       Status::InvalidArg,
       format!("{name} must be an Int32Array"),
@@ -102,9 +113,16 @@ fn reference(env: sys::napi_env, v: sys::napi_value) -> Result<sys::napi_ref> {
 
 /// Sets up this environment's poller and hooks it to the loop. `dispatch(count)` is called
 /// with the number of `[index, bits]` pairs written to `events`; `control` is the shared
-/// `[waiters, refed, inDispatch]` array. Returns the would-block sentinel.
+/// `[waiters, refed, inDispatch]` array; `mode` is `'uv'` (the loop polls the poller's fd) or
+/// `'thread'` (a poller thread wakes the loop). Returns the would-block sentinel.
 #[napi]
-pub fn init(env: Env, dispatch: Unknown, events: Unknown, control: Unknown) -> Result<i32> {
+pub fn init(
+  env: Env,
+  dispatch: Unknown,
+  events: Unknown,
+  control: Unknown,
+  mode: String,
+) -> Result<i32> {
   if with(|_| ()).is_some() {
     return Err(Error::new(
       Status::GenericFailure,
@@ -123,9 +141,20 @@ pub fn init(env: Env, dispatch: Unknown, events: Unknown, control: Unknown) -> R
   if ev_len < 2 || ctl_len < CONTROL_LEN {
     return Err(Error::new(Status::InvalidArg, "arrays are too short"));
   }
-  let poller = Poller::new(EVENT_CAPACITY.min(ev_len / 2))
+  let mut poller = Poller::new(EVENT_CAPACITY.min(ev_len / 2))
     .map_err(|e| Error::new(Status::GenericFailure, format!("poller: {e}")))?;
-  let fd = poller_fd(&poller)?;
+  let wake = match mode.as_str() {
+    "uv" => Wake::Uv(UvWake::start(&env, &poller)?),
+    "thread" => Wake::Thread(ThreadWake::start(raw, &mut poller)?),
+    _ => {
+      return Err(Error::new(
+        Status::InvalidArg,
+        "mode must be 'uv' or 'thread'",
+      ))
+    }
+  };
+  // SAFETY: `ctl` points into the live control array checked above.
+  unsafe { *ctl.add(REFED) = 0 };
 
   let mut resource = ptr::null_mut();
   let mut name = ptr::null_mut();
@@ -152,25 +181,6 @@ pub fn init(env: Env, dispatch: Unknown, events: Unknown, control: Unknown) -> R
   ];
   let dispatch = reference(raw, dispatch.value().value)?;
 
-  let lp = env.get_uv_event_loop()?;
-  let handle = uv::alloc_poll();
-  // SAFETY: `handle` is fresh memory of uv_handle_size(UV_POLL) bytes; `lp` is this env's
-  // loop; `fd` is the poller's epoll/kqueue fd, which outlives the handle (the reactor stops
-  // the handle before dropping the poller).
-  unsafe {
-    let st = uv::uv_poll_init(lp.cast(), handle, fd);
-    if st != 0 {
-      uv::free_poll(handle);
-      return Err(Error::new(
-        Status::GenericFailure,
-        format!("uv_poll_init failed ({st})"),
-      ));
-    }
-    uv::uv_poll_start(handle, uv::UV_READABLE, on_poll);
-    uv::uv_unref(handle);
-    *ctl.add(REFED) = 0;
-  }
-
   REACTOR.with(|r| {
     *r.borrow_mut() = Some(Reactor {
       poller,
@@ -181,26 +191,12 @@ pub fn init(env: Env, dispatch: Unknown, events: Unknown, control: Unknown) -> R
       events: ev,
       events_len: ev_len,
       control: ctl,
-      handle,
+      wake,
       refed: false,
     })
   });
   env.add_env_cleanup_hook((), |_| teardown())?;
   Ok(socket2_core::WOULD_BLOCK)
-}
-
-#[cfg(unix)]
-fn poller_fd(p: &Poller) -> Result<c_int> {
-  p.fd()
-    .ok_or_else(|| Error::new(Status::GenericFailure, "poller has no fd"))
-}
-
-#[cfg(not(unix))]
-fn poller_fd(_p: &Poller) -> Result<c_int> {
-  Err(Error::new(
-    Status::GenericFailure,
-    "this platform's poller cannot be watched by the event loop",
-  ))
 }
 
 impl Reactor {
@@ -218,13 +214,9 @@ impl Reactor {
   /// Keeps the loop alive exactly while `want` holds.
   pub fn set_ref(&mut self, want: bool) {
     if want != self.refed {
-      // SAFETY: the handle is live until teardown, which clears the reactor first.
-      unsafe {
-        if want {
-          uv::uv_ref(self.handle)
-        } else {
-          uv::uv_unref(self.handle)
-        }
+      match &self.wake {
+        Wake::Uv(w) => w.set_ref(want),
+        Wake::Thread(w) => w.set_ref(self.env, want),
       }
       self.refed = want;
       self.set_control(REFED, want as i32);
@@ -236,8 +228,17 @@ impl Reactor {
     // SAFETY: `events` points into a live Int32Array of `events_len` elements (as `control`),
     // and no JavaScript runs while this slice exists.
     let out = unsafe { std::slice::from_raw_parts_mut(self.events, self.events_len) };
-    // A drain error (EINTR is already 0) leaves the events queued for the next wake-up.
-    self.poller.drain(Some(Duration::ZERO), out).unwrap_or(0)
+    match &self.wake {
+      Wake::Uv(w) => w.drain(&mut self.poller, out),
+      Wake::Thread(w) => w.drain(&mut self.poller, out),
+    }
+  }
+
+  /// After the rounds: asks for another wake-up if events are still queued.
+  fn rearm(&self) {
+    if let Wake::Thread(w) = &self.wake {
+      w.rearm();
+    }
   }
 }
 
@@ -249,9 +250,9 @@ struct Call {
   control: *mut i32,
 }
 
-extern "C" fn on_poll(_handle: *mut c_void, _status: c_int, _events: c_int) {
-  // A negative status (the fd went bad) is handled like a wake-up: the drain reports the
-  // error by returning no events, and the handle is stopped at teardown.
+/// One wake-up of the loop: drain, dispatch, and drain again a bounded number of rounds; then
+/// settle the ref from the waiter count the continuations left.
+pub fn wake_rounds() {
   for _ in 0..MAX_ROUNDS {
     let step = with(|r| {
       let n = r.drain();
@@ -271,6 +272,7 @@ extern "C" fn on_poll(_handle: *mut c_void, _status: c_int, _events: c_int) {
     }
   }
   with(|r| {
+    r.rearm();
     let waiting = r.control(WAITERS) > 0;
     r.set_ref(waiting)
   });
@@ -310,20 +312,21 @@ fn teardown() {
   let Some(r) = REACTOR.with(|r| r.borrow_mut().take()) else {
     return;
   };
-  // SAFETY: the env is being torn down on its own thread; the handle is live (stopped, then
-  // closed, and freed by libuv's close callback); the references and async context belong to
-  // this env and are released once.
+  match r.wake {
+    Wake::Uv(w) => w.stop(),
+    Wake::Thread(w) => w.stop(),
+  }
+  // SAFETY: the env is being torn down on its own thread; the references and async context
+  // belong to this env and are released once.
   unsafe {
-    uv::uv_poll_stop(r.handle);
-    uv::uv_close(r.handle, Some(uv::free_poll));
     sys::napi_async_destroy(r.env, r.async_ctx);
     sys::napi_delete_reference(r.env, r.dispatch);
     for x in r.refs {
       sys::napi_delete_reference(r.env, x);
     }
   }
-  // Dropping the poller closes every socket and then the epoll/kqueue fd, after the handle
-  // stopped watching it.
+  // Dropping the poller closes every socket and then the epoll/kqueue fd, after the wake
+  // source stopped watching it.
   drop(r.poller);
 }
 

@@ -10,3 +10,5 @@ mod addr;
 mod env;
 mod socket;
 mod uv;
+mod wake_thread;
+mod wake_uv;

@@ -1,0 +1,90 @@
+//! Wake source for Linux and macOS on Node: one `uv_poll_t` on the environment's loop watching
+//! the poller's epoll/kqueue fd (libuv supports polling either). No thread, no hop: the callback
+//! drains the poller itself.
+
+use std::os::raw::{c_int, c_void};
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi::Env;
+use socket2_core::Poller;
+
+use crate::env::wake_rounds;
+use crate::uv;
+
+/// The poll handle.
+pub struct UvWake {
+  handle: *mut c_void,
+}
+
+#[cfg(unix)]
+fn poller_fd(p: &Poller) -> Result<c_int> {
+  p.fd()
+    .ok_or_else(|| Error::new(Status::GenericFailure, "poller has no fd"))
+}
+
+#[cfg(not(unix))]
+fn poller_fd(_p: &Poller) -> Result<c_int> {
+  Err(Error::new(
+    Status::GenericFailure,
+    "this platform's poller cannot be watched by the event loop: use the thread mode",
+  ))
+}
+
+extern "C" fn on_poll(_handle: *mut c_void, _status: c_int, _events: c_int) {
+  // A negative status (the fd went bad) is handled like a wake-up: the drain finds no
+  // events, and the handle is stopped at teardown.
+  wake_rounds();
+}
+
+impl UvWake {
+  /// Starts watching `poller`'s fd on `env`'s loop, unreferenced (the loop may exit).
+  pub fn start(env: &Env, poller: &Poller) -> Result<UvWake> {
+    let fd = poller_fd(poller)?;
+    let lp = env.get_uv_event_loop()?;
+    let handle = uv::alloc_poll();
+    // SAFETY: `handle` is fresh memory of uv_handle_size(UV_POLL) bytes; `lp` is this env's
+    // loop; `fd` is the poller's fd, which outlives the handle (teardown stops the handle
+    // before dropping the poller).
+    unsafe {
+      let st = uv::uv_poll_init(lp.cast(), handle, fd);
+      if st != 0 {
+        uv::free_poll(handle);
+        return Err(Error::new(
+          Status::GenericFailure,
+          format!("uv_poll_init failed ({st})"),
+        ));
+      }
+      uv::uv_poll_start(handle, uv::UV_READABLE, on_poll);
+      uv::uv_unref(handle);
+    }
+    Ok(UvWake { handle })
+  }
+
+  /// Refs or unrefs the handle.
+  pub fn set_ref(&self, want: bool) {
+    // SAFETY: the handle is live until `stop`, which consumes self.
+    unsafe {
+      if want {
+        uv::uv_ref(self.handle)
+      } else {
+        uv::uv_unref(self.handle)
+      }
+    }
+  }
+
+  /// Drains the poller without waiting.
+  pub fn drain(&self, poller: &mut Poller, out: &mut [i32]) -> usize {
+    // A drain error (EINTR is already 0) leaves the events queued for the next wake-up.
+    poller.drain(Some(Duration::ZERO), out).unwrap_or(0)
+  }
+
+  /// Stops watching and closes the handle (libuv frees it in the close callback).
+  pub fn stop(self) {
+    // SAFETY: the handle is live; after uv_close libuv owns it until free_poll runs.
+    unsafe {
+      uv::uv_poll_stop(self.handle);
+      uv::uv_close(self.handle, Some(uv::free_poll));
+    }
+  }
+}
