@@ -132,6 +132,9 @@ export declare function recv(id: number, buf: Uint8Array, offset: number, len: n
 /** Keeps the event loop alive (an operation started waiting outside a dispatch). */
 export declare function refLoop(): void
 
+/** Replaces a socket that failed to connect with a fresh one under the same id. */
+export declare function reopen(id: number): number
+
 /** Sends `buf[offset..offset+len]` (clamped to the buffer): the count sent or `-errno`. */
 export declare function send(id: number, buf: Uint8Array, offset: number, len: number): number
 

@@ -852,6 +852,7 @@ module.exports.open = nativeBinding.open
 module.exports.optionTable = nativeBinding.optionTable
 module.exports.recv = nativeBinding.recv
 module.exports.refLoop = nativeBinding.refLoop
+module.exports.reopen = nativeBinding.reopen
 module.exports.send = nativeBinding.send
 module.exports.setopt = nativeBinding.setopt
 module.exports.shutdown = nativeBinding.shutdown

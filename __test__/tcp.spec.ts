@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { readdirSync } from 'node:fs'
 import test, { type ExecutionContext } from 'ava'
 import { Address, clock, newthread, type Socket, SocketError, sleep, start, tcp, type Tcp } from 'socket2'
 import { listener, pair, readAll, within } from './util.ts'
@@ -184,6 +185,53 @@ serial('close with so_linger 0 resets the connection: the peer sees ECONNRESET',
   await t.throwsAsync(within(c.recv(new Uint8Array(64))), { instanceOf: SocketError, code: 'ECONNRESET' })
 })
 
+serial('send rejects with ECONNRESET after the peer reset the connection, then with EPIPE', async (t) => {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  s.setopt('so_linger', 0)
+  s.close()
+  await sleep(0.02)
+  const e = await t.throwsAsync(within(c.send('x')), { instanceOf: SocketError, code: 'ECONNRESET' })
+  t.is(e?.syscall, 'send')
+  await t.throwsAsync(within(c.send('x')), { instanceOf: SocketError, code: 'EPIPE' })
+})
+
+serial("after shutdown('r') recv resolves 0 while sending still works", async (t) => {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  c.shutdown('r')
+  t.is(await within(c.recv(new Uint8Array(8))), 0)
+  await within(c.send('still writing'))
+  c.shutdown('w')
+  t.is((await within(readAll(s))).toString(), 'still writing')
+})
+
+serial('accepting a connection reset while queued leaves no descriptor behind', async (t) => {
+  const fds = (): number => readdirSync('/proc/self/fd').length
+  const l = await listener()
+  closing(t, l)
+  const c = tcp()
+  await within(c.connect(l.localAddr()))
+  c.setopt('so_linger', 0)
+  c.close() // RST while the connection waits in the accept queue
+  await sleep(0.02)
+  const before = fds()
+  let accepted: Tcp | undefined
+  try {
+    ;[accepted] = await within(l.accept(clock() + 1))
+  } catch (e) {
+    t.log(`accept rejected: ${(e as Error).message}`)
+  }
+  accepted?.close()
+  t.is(fds(), before, 'descriptor leaked')
+  // The listener keeps working.
+  const c2 = tcp()
+  closing(t, c2)
+  const [[s2]] = await within(Promise.all([l.accept(clock() + 1), c2.connect(l.localAddr())]))
+  closing(t, s2)
+  t.false(l.closed)
+})
+
 // ---------------------------------------------------------------------------------------------
 // Connect
 
@@ -340,6 +388,49 @@ serial('send deadline does not fire when the peer reads in time', async (t) => {
   t.false(c.closed)
 })
 
+serial('a deadline already past rejects a waiting recv with ETIMEDOUT at once', async (t) => {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  const expires = clock() - 1
+  await t.throwsAsync(within(c.recv(new Uint8Array(16), undefined, expires)), timeout)
+  firedAtDeadline(t, clock()) // within 50 ms of the call, the deadline being long past
+  t.true(c.closed)
+})
+
+serial('a deadline already past does not fail a recv whose data is already there', async (t) => {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  await within(s.send('ready'))
+  await sleep(0.02)
+  const buf = new Uint8Array(16)
+  t.is(await within(c.recv(buf, undefined, clock() - 1)), 5)
+  t.false(c.closed)
+})
+
+serial('a deadline beyond the range of setTimeout neither fires nor makes Node warn', async (t) => {
+  // Node clamps a setTimeout delay above 2^31-1 ms to 1 ms and emits TimeoutOverflowWarning.
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => {
+    warnings.push(`${w.name}: ${w.message}`)
+  }
+  process.on('warning', onWarning)
+  t.teardown(() => process.off('warning', onWarning))
+  newthread(async () => {
+    await sleep(0.05)
+    await s.send('a')
+    await sleep(0.05)
+    await s.send('b')
+  })
+  const buf = new Uint8Array(16)
+  t.is(await within(c.recv(buf, undefined, clock() + 30 * 86400)), 1) // 30 days
+  t.is(await within(c.recv(buf, undefined, Infinity)), 1)
+  await sleep(0.01) // warnings are emitted on the next tick
+  t.false(c.closed)
+  t.deepEqual(warnings.slice(0, 3), [])
+})
+
 // ---------------------------------------------------------------------------------------------
 // Close while waiting, busy sockets
 
@@ -372,6 +463,60 @@ serial('send rejects with ERR_SOCKET_CLOSED at once when another thread closes t
   c.close()
   t.true(await settlesAtOnce(sender.done))
   await t.throwsAsync(sender.done, closedError)
+})
+
+serial('connect rejects with ERR_SOCKET_CLOSED at once when another thread closes the socket', async (t) => {
+  const l = tcp()
+  closing(t, l)
+  await l.listen(1, '127.0.0.1', 0)
+  for (let i = 0; i < 2; i++) {
+    const f = tcp()
+    closing(t, f)
+    await within(f.connect(l.localAddr(), clock() + 2))
+  }
+  const c = tcp()
+  closing(t, c)
+  const connector = newthread(async () => c.connect(l.localAddr()))
+  await sleep(0.05)
+  c.close()
+  t.true(await settlesAtOnce(connector.done))
+  await t.throwsAsync(connector.done, closedError)
+})
+
+serial('the ERR_SOCKET_CLOSED of an interrupted accept or connect names that call as syscall', async (t) => {
+  const l = tcp()
+  closing(t, l)
+  await l.listen(1, '127.0.0.1', 0)
+  for (let i = 0; i < 2; i++) {
+    const f = tcp()
+    closing(t, f)
+    await within(f.connect(l.localAddr(), clock() + 2))
+  }
+  const c = tcp()
+  const l2 = await listener()
+  closing(t, c, l2)
+  const connecting = c.connect(l.localAddr())
+  const accepting = l2.accept()
+  await sleep(0.02)
+  c.close()
+  l2.close()
+  const ec = await t.throwsAsync(within(connecting), closedError)
+  const ea = await t.throwsAsync(within(accepting), closedError)
+  t.is(ec?.syscall, 'connect')
+  t.is(ea?.syscall, 'accept')
+})
+
+serial('a second concurrent accept rejects with ERR_SOCKET_BUSY and the first still accepts', async (t) => {
+  const l = await listener()
+  closing(t, l)
+  const first = l.accept(clock() + 5)
+  await t.throwsAsync(within(l.accept()), { instanceOf: SocketError, code: 'ERR_SOCKET_BUSY' })
+  const c = tcp()
+  closing(t, c)
+  await within(c.connect(l.localAddr()))
+  const [s] = await within(first)
+  closing(t, s)
+  t.false(l.closed)
 })
 
 serial('a second concurrent recv rejects with ERR_SOCKET_BUSY and no data is lost', async (t) => {

@@ -84,6 +84,7 @@ interface Waiter {
   resolve(): void
   reject(e: Error): void
   timer: Timer | undefined
+  syscall: string
 }
 
 /** A socket's waiting state: at most one waiter per direction (0 read, 1 write). */
@@ -104,7 +105,7 @@ export class Io {
     if (this.closed) return Promise.reject(ownError('ERR_SOCKET_CLOSED', syscall))
     if ((dir === 0 ? this.r : this.w) !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', syscall))
     return new Promise<void>((resolve, reject) => {
-      const w: Waiter = { resolve, reject, timer: undefined }
+      const w: Waiter = { resolve, reject, timer: undefined, syscall }
       if (dir === 0) this.r = w
       else this.w = w
       addWaiter()
@@ -138,7 +139,10 @@ export class Io {
     if (this.closed) return
     this.closed = true
     if (table[this.index] === this) table[this.index] = undefined
-    for (const dir of [0, 1] as const) this.take(dir)?.reject(ownError('ERR_SOCKET_CLOSED', dir ? 'send' : 'recv'))
+    for (const dir of [0, 1] as const) {
+      const w = this.take(dir)
+      w?.reject(ownError('ERR_SOCKET_CLOSED', w.syscall))
+    }
   }
 }
 

@@ -17,6 +17,9 @@ export class Socket {
   readonly #type: SocketType
   readonly #family: Family
   readonly #protocol: number
+  /** Options set so far and the explicit bind, re-applied by `renew()`; absent until used. */
+  #opts: Map<string, OptionValue> | undefined
+  #bound: Address | undefined
   /** @internal The waiting state the dispatch resumes. */
   readonly io: Io
 
@@ -78,11 +81,25 @@ export class Socket {
   bindSync(id: number, a: Address): void {
     const e = native.bind(id, a.family, a.address, a.port, a.scopeId)
     if (e < 0) throw errnoException(-e, 'bind', a)
+    this.#bound = a
+  }
+
+  /**
+   * @internal Replaces the OS socket after a failed connect (it cannot connect again), keeping
+   * this object, its options and its explicit binding.
+   */
+  renew(): void {
+    const id = this.id('connect')
+    const e = native.reopen(id)
+    if (e < 0) throw errnoException(-e, 'socket')
+    for (const [name, value] of this.#opts ?? []) setopt(id, name, value)
+    if (this.#bound !== undefined) this.bindSync(id, this.#bound)
   }
 
   /** Sets a socket option (see the README's table): `s.setopt('so_reuseaddr', true)`. */
   setopt(name: string, value: OptionValue): void {
     setopt(this.id('setsockopt'), name, value)
+    ;(this.#opts ??= new Map()).set(name, value)
   }
 
   /** Reads a socket option: `s.getopt('so_rcvbuf')`. */

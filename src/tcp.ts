@@ -96,6 +96,7 @@ export class Tcp extends Socket {
   async #connect(addrs: Address[], expires: number | undefined): Promise<void> {
     let last: Error | undefined
     for (const a of addrs) {
+      if (last !== undefined) this.renew()
       const id = this.id('connect')
       let e = native.connect(id, a.family, a.address, a.port, a.scopeId)
       while (e === WOULD_BLOCK) {

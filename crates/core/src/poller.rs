@@ -283,6 +283,38 @@ impl Poller {
     }
   }
 
+  /// Replaces the socket behind `id` with a fresh one of the same domain, type and protocol,
+  /// keeping the id. A failed connect leaves a socket that cannot connect again (Linux answers
+  /// ECONNABORTED, BSDs EINVAL), so the next address of a lookup needs a new one. Options and
+  /// bindings are not carried over: the caller re-applies them. 0 or `-errno`.
+  pub fn reopen(&mut self, id: Id) -> i32 {
+    let registry = &self.registry;
+    let Some(s) = slot(&mut self.slots, id) else {
+      return ebadf();
+    };
+    let old = s.sock.as_ref().unwrap();
+    let fresh = (|| {
+      let protocol = old.protocol()?;
+      let sock = socket2::Socket::new(old.domain()?, old.r#type()?, protocol)?;
+      crate::sys::configure(&sock)?;
+      Ok::<_, io::Error>(sock)
+    })();
+    match fresh {
+      Ok(sock) => {
+        if let Some(reg) = s.reg.take() {
+          sys::deregister(registry, reg);
+        }
+        s.sock = Some(sock);
+        s.rd = true;
+        s.wr = true;
+        s.rd_hup = false;
+        s.wr_hup = false;
+        0
+      }
+      Err(e) => -errno_of(&e),
+    }
+  }
+
   /// Completes a connection once writable: 0, the connection's error, or [`WOULD_BLOCK`]
   /// when the wake-up was spurious and the handshake still runs.
   pub fn finish_connect(&mut self, id: Id) -> i32 {
@@ -509,5 +541,17 @@ mod tests {
       r = p.finish_connect(c);
     }
     assert_eq!(r, -sys::ECONNREFUSED);
+    // The same id connects elsewhere after a reopen.
+    let l = open(Kind::Tcp, Family::Inet, 0).unwrap();
+    l.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+      .unwrap();
+    l.listen(1).unwrap();
+    assert_eq!(p.reopen(c), 0);
+    let mut r = p.connect(c, &l.local_addr().unwrap());
+    while r == WOULD_BLOCK {
+      wait(&mut p);
+      r = p.finish_connect(c);
+    }
+    assert_eq!(r, 0);
   }
 }

@@ -80,6 +80,12 @@ pub fn connect(id: u32, family: String, address: String, port: u32, scope_id: u3
   }
 }
 
+/// Replaces a socket that failed to connect with a fresh one under the same id.
+#[napi]
+pub fn reopen(id: u32) -> i32 {
+  with(|r| r.poller.reopen(id)).unwrap_or_else(not_ready)
+}
+
 /// Completes a connection after a writability wake-up.
 #[napi(js_name = "finishConnect")]
 pub fn finish_connect(id: u32) -> i32 {

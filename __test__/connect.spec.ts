@@ -1,0 +1,45 @@
+import test from 'ava'
+import { Address, AddrInfo, clock, SocketError, tcp } from 'socket2'
+import { listener, within } from './util.ts'
+
+/** A closed port on loopback: bound, then closed, so nothing listens there. */
+async function deadAddress(): Promise<Address> {
+  const s = tcp()
+  await s.bind('127.0.0.1', 0)
+  const a = s.localAddr()
+  s.close()
+  return a
+}
+
+/** An AddrInfo list as getaddrinfo returns it for a name with several addresses. */
+function list(...addrs: Address[]): AddrInfo {
+  const Ctor = AddrInfo as unknown as new (l: object) => AddrInfo
+  return new Ctor({ entries: addrs.map((addr) => ({ addr, type: 'tcp', protocol: 'tcp' })), freed: false })
+}
+
+test('connect tries the next address after a refusal, keeping options and the binding', async (t) => {
+  const l = await listener()
+  const c = tcp()
+  try {
+    c.setopt('tcp_nodelay', true)
+    await c.bind('127.0.0.1', 0)
+    await within(c.connect(list(await deadAddress(), l.localAddr()), clock() + 5))
+    t.is(c.remoteAddr().port, l.localAddr().port)
+    t.true(c.getopt('tcp_nodelay'))
+    t.is(c.localAddr().address, '127.0.0.1')
+  } finally {
+    c.close()
+    l.close()
+  }
+})
+
+test('connect rejects with the last error when every address refuses', async (t) => {
+  const c = tcp()
+  const [a, b] = [await deadAddress(), await deadAddress()]
+  try {
+    const e = await t.throwsAsync(within(c.connect(list(a, b))), { instanceOf: SocketError, code: 'ECONNREFUSED' })
+    t.is(e?.port, b.port)
+  } finally {
+    c.close()
+  }
+})
