@@ -780,6 +780,26 @@ serial('listen on a bound socket ignores its address arguments and keeps the bou
   t.is(c.remoteAddr().port, bound.port)
 })
 
+serial('listen and bind reject (not throw) with EADDRINUSE when the port is taken', async (t) => {
+  const l = await listener()
+  const a = tcp()
+  const b = tcp()
+  closing(t, l, a, b)
+  const port = l.localAddr().port
+  let p: Promise<void> | undefined
+  t.notThrows(() => {
+    p = a.listen('127.0.0.1', port)
+  })
+  const e = await t.throwsAsync(within(p!), { instanceOf: SocketError, code: 'EADDRINUSE' })
+  t.is(e?.message, `bind EADDRINUSE 127.0.0.1:${port}`)
+  t.is(e?.port, port)
+  let q: Promise<void> | undefined
+  t.notThrows(() => {
+    q = b.bind('127.0.0.1', port)
+  })
+  await t.throwsAsync(within(q!), { instanceOf: SocketError, code: 'EADDRINUSE' })
+})
+
 serial('listen accepts an Address to bind to', async (t) => {
   const port = await closedPort()
   const s = tcp()
