@@ -121,7 +121,8 @@ export class AddrInfo {
 
   /** The canonical name (asked for with the `canonname` flag), else `undefined`. */
   name(): string | undefined {
-    return this.#list.entries[0]?.canonname ?? (this.#entry(), undefined)
+    this.#entry()
+    return this.#list.entries[0]!.canonname
   }
 
   /** This entry as an `Address`. */
@@ -200,7 +201,9 @@ function query(
   let p: string
   if (port === undefined || port === null) p = '0'
   else if (typeof port === 'number' && Number.isInteger(port) && port >= 0 && port <= 65535) p = String(port)
-  else if (typeof port === 'string' && port.length > 0) p = port
+  else if (typeof port === 'string' && /^\d+$/.test(port) && Number(port) <= 65535) p = String(Number(port))
+  // A name, not a number in disguise: '-1' and '70000' are refused like -1 and 70000.
+  else if (typeof port === 'string' && port.length > 0 && !/^[-+]?\d+$/.test(port)) p = port
   else throw argType('port', 'an integer from 0 to 65535 or a service name', port)
   return {
     host: h,
@@ -226,9 +229,11 @@ function fromEntries(q: Query, r: ReturnType<typeof native.lookupSync>): AddrInf
 
 /** The synchronous answer where no lookup is needed: unix paths and IP literals. */
 function fastPath(q: Query): AddrInfo | undefined {
+  // getaddrinfo reports the kind's own protocol when none is asked for (none for raw).
+  const proto = q.protocol !== 0 ? q.protocol : q.type === 'raw' ? 0 : protocols[q.type]
   const one = (addr: Address, canon?: string): AddrInfo =>
     new AddrInfo({
-      entries: [{ addr, type: q.type, protocol: protocolNames.get(q.protocol) ?? q.type, canonname: canon }],
+      entries: [{ addr, type: q.type, protocol: protocolNames.get(proto), canonname: canon }],
       freed: false,
     })
   if (q.family === 'unix') {
@@ -238,7 +243,8 @@ function fastPath(q: Query): AddrInfo | undefined {
   }
   const ip = isIP(q.host!)
   const port = Number(q.port)
-  if (ip === 0 || !Number.isInteger(port)) return undefined
+  // Scoped IPv6 literals (fe80::1%eth0) need getaddrinfo to resolve the interface name.
+  if (ip === 0 || !Number.isInteger(port) || q.host!.includes('%')) return undefined
   // Let getaddrinfo decide (and word the error) when the literal's family differs.
   if ((ip === 6) !== (q.family === 'inet6')) return undefined
   const canon = q.flags & aiFlags.get('canonname')! ? q.host : undefined

@@ -50,7 +50,12 @@ export class Socket {
 
   /** `'tcp'`, `'udp'`, `'icmp'`... (the kind's default when none was given). */
   protocol(): Protocol {
-    return protocolNames.get(this.#protocol) ?? (this.#type === 'raw' ? 'raw' : this.#type)
+    return (this.#protocol !== 0 && protocolNames.get(this.#protocol)) || this.#type
+  }
+
+  /** @internal The IANA protocol number given at creation (0: the kind's default). */
+  get protocolNumber(): number {
+    return this.#protocol
   }
 
   /** Whether `close()` was called (or a deadline closed the socket). */
@@ -119,9 +124,7 @@ export class Socket {
 
   private address(peer: boolean): Address {
     const syscall = peer ? 'getpeername' : 'getsockname'
-    const a = native.address(this.id(syscall), peer)
-    if (a.errno !== 0) throw errnoException(a.errno, syscall)
-    return new Address(a.family as Family, a.address, a.port, a.scopeId)
+    return nativeAddress(native.address(this.id(syscall), peer), syscall)
   }
 
   /**
@@ -136,6 +139,12 @@ export class Socket {
     native.close(id)
     this.io.close()
   }
+}
+
+/** Converts an address from the native side, throwing its error. */
+export function nativeAddress(a: ReturnType<typeof native.address>, syscall: string): Address {
+  if (a.errno !== 0) throw errnoException(a.errno, syscall)
+  return new Address(a.family as Family, a.address, a.port, a.scopeId)
 }
 
 /** Opens a native socket: the id, or throws the OS error (EACCES/EPERM for raw without privilege). */

@@ -5,7 +5,7 @@ import native from './binding'
 import { Address, type AddressLike, resolveTarget } from './addr'
 import { argRange, argType, errnoException, type ErrorAddress, ownError } from './errors'
 import { spend, WOULD_BLOCK } from './scheduler'
-import { openSocket, Socket, socketArgs } from './socket'
+import { nativeAddress, openSocket, Socket, socketArgs } from './socket'
 
 /** Largest backlog; the kernel clamps it to its own maximum (`somaxconn`). */
 const MAX_BACKLOG = 0x7fffffff
@@ -129,16 +129,11 @@ export class Tcp extends Socket {
       c = native.accept(this.id('accept'))
     }
     if (c < 0) throw errnoException(-c, 'accept')
-    const client = new Tcp('tcp', this.family(), 0, c)
-    return [client, client.remoteAddrOrUnnamed(), client.localAddr()]
-  }
-
-  /** @internal A unix client's peer is often unnamed: report an empty path, not an error. */
-  remoteAddrOrUnnamed(): Address {
+    const client = new Tcp('tcp', this.family(), this.protocolNumber, c)
     try {
-      return this.remoteAddr()
+      return [client, nativeAddress(native.acceptedPeer(), 'accept'), client.localAddr()]
     } catch (e) {
-      if (this.family() === 'unix') return new Address('unix', '', 0)
+      client.close()
       throw e
     }
   }

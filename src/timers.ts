@@ -4,6 +4,7 @@
  * earliest entry. An operation without a deadline costs nothing here.
  */
 import { performance } from 'node:perf_hooks'
+import { argType } from './errors'
 
 /** Monotonic time in seconds (the seed's `time.clock()`); `expires` arguments are in this clock. */
 export function clock(): number {
@@ -27,6 +28,9 @@ class Entry implements Timer {
     if (this.pos >= 0) remove(this)
   }
 }
+
+/** The longest delay setTimeout takes (about 24.8 days). */
+const MAX_DELAY = 0x7fffffff
 
 const heap: Entry[] = []
 /** The one Node timer, armed for `armedAt` (ms, performance clock). */
@@ -90,7 +94,8 @@ function arm(): void {
   if (timer !== undefined && armedAt <= atMs) return
   if (timer !== undefined) clearTimeout(timer)
   armedAt = atMs
-  timer = setTimeout(fire, Math.max(0, Math.ceil(atMs - performance.now())))
+  // setTimeout takes at most 2^31-1 ms; a later deadline re-arms when that fires.
+  timer = setTimeout(fire, Math.min(MAX_DELAY, Math.max(0, Math.ceil(atMs - performance.now()))))
 }
 
 function fire(): void {
@@ -122,9 +127,7 @@ export function pendingTimers(): number {
 
 /** Resolves at absolute `clock()` time `t` without blocking other threads. */
 export function sleepUntil(t: number): Promise<void> {
-  if (typeof t !== 'number' || Number.isNaN(t)) {
-    return Promise.reject(new TypeError(`Expected \`t\` to be a clock() number, got ${String(t)}`))
-  }
+  if (typeof t !== 'number' || Number.isNaN(t)) throw argType('t', 'an absolute clock() time in seconds', t)
   return new Promise((resolve) => {
     at(t, resolve)
   })
@@ -132,8 +135,6 @@ export function sleepUntil(t: number): Promise<void> {
 
 /** Resolves after `s` seconds without blocking other threads. */
 export function sleep(s: number): Promise<void> {
-  if (typeof s !== 'number' || Number.isNaN(s)) {
-    return Promise.reject(new TypeError(`Expected \`s\` to be a number of seconds, got ${String(s)}`))
-  }
+  if (typeof s !== 'number' || Number.isNaN(s)) throw argType('s', 'a number of seconds', s)
   return sleepUntil(clock() + s)
 }

@@ -83,6 +83,12 @@ pub fn lookup(
   };
   let service = service.or(Some("0"));
   let iter = dns_lookup::getaddrinfo(host, service, Some(h)).map_err(|e| {
+    if e.error_num() == sys::EAI_ADDRFAMILY {
+      return LookupError {
+        code: "EAI_ADDRFAMILY",
+        errno: 0,
+      };
+    }
     let kind = e.kind();
     let errno = if matches!(kind, LookupErrorKind::System | LookupErrorKind::IO) {
       errno_of(&std::io::Error::from(e))
@@ -168,6 +174,15 @@ mod tests {
     let f = flag("numerichost").unwrap();
     let e = lookup(Some("localhost"), Some("1"), tcp(Family::Inet, f)).unwrap_err();
     assert_eq!(e.code, "EAI_NONAME");
+  }
+
+  #[test]
+  fn literal_of_the_other_family_is_named() {
+    let e = lookup(Some("::1"), Some("1"), tcp(Family::Inet, 0)).unwrap_err();
+    assert!(
+      e.code == "EAI_ADDRFAMILY" || e.code == "EAI_NONAME",
+      "{e:?}"
+    );
   }
 
   #[test]

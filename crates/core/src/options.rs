@@ -5,9 +5,9 @@
 //! Values cross as `f64`: booleans as 0/1, integers as themselves, durations in seconds,
 //! `so_linger` as seconds or -1 for "off" (JavaScript `false`).
 //!
-//! Notes: getting `so_error` clears the pending error, as `getsockopt(SO_ERROR)` does. Setting
-//! `tcp_keepidle`, `tcp_keepintvl` or `tcp_keepcnt` also turns `so_keepalive` on (the
-//! parameters mean nothing without it).
+//! Notes: getting `so_error` clears the pending error, as `getsockopt(SO_ERROR)` does. The
+//! keepalive knobs (`tcp_keepidle`, `tcp_keepintvl`, `tcp_keepcnt`) set only themselves:
+//! `so_keepalive` keeps its value.
 
 use std::io;
 use std::sync::OnceLock;
@@ -99,6 +99,18 @@ fn secs(d: Option<Duration>) -> f64 {
 
 fn dur(v: f64) -> Option<Duration> {
   (v > 0.0).then(|| Duration::from_secs_f64(v))
+}
+
+/// Sets one keepalive parameter without the side effect of socket2's `set_tcp_keepalive`, which
+/// also turns `SO_KEEPALIVE` on: one option, one effect.
+#[allow(dead_code)] // unused where the platform has none of the knobs
+fn keepalive_knob(s: &Socket, k: socket2::TcpKeepalive) -> io::Result<()> {
+  let was_on = s.keepalive()?;
+  s.set_tcp_keepalive(&k)?;
+  if !was_on {
+    s.set_keepalive(false)?;
+  }
+  Ok(())
 }
 
 fn uint(v: f64) -> u32 {
@@ -353,7 +365,7 @@ fn build() -> Vec<SockOpt> {
     "tcp_keepcnt",
     Int,
     |s| s.tcp_keepalive_retries().map(f64::from),
-    Some(|s, v| s.set_tcp_keepalive(&TcpKeepalive::new().with_retries(uint(v))))
+    Some(|s, v| keepalive_knob(s, TcpKeepalive::new().with_retries(uint(v))))
   );
   row!(
     t,
@@ -362,8 +374,10 @@ fn build() -> Vec<SockOpt> {
     "tcp_keepidle",
     Seconds,
     |s| s.tcp_keepalive_time().map(|d| d.as_secs_f64()),
-    Some(|s, v| s
-      .set_tcp_keepalive(&TcpKeepalive::new().with_time(Duration::from_secs_f64(v.max(1.0)))))
+    Some(|s, v| keepalive_knob(
+      s,
+      TcpKeepalive::new().with_time(Duration::from_secs_f64(v.max(1.0)))
+    ))
   );
   row!(
     t,
@@ -372,8 +386,10 @@ fn build() -> Vec<SockOpt> {
     "tcp_keepintvl",
     Seconds,
     |s| s.tcp_keepalive_interval().map(|d| d.as_secs_f64()),
-    Some(|s, v| s
-      .set_tcp_keepalive(&TcpKeepalive::new().with_interval(Duration::from_secs_f64(v.max(1.0)))))
+    Some(|s, v| keepalive_knob(
+      s,
+      TcpKeepalive::new().with_interval(Duration::from_secs_f64(v.max(1.0)))
+    ))
   );
   row!(
     t,
@@ -474,6 +490,15 @@ mod tests {
     assert_eq!((o.get.unwrap())(&s).unwrap(), -1.0);
     (o.set.unwrap())(&s, 0.0).unwrap();
     assert_eq!((o.get.unwrap())(&s).unwrap(), 0.0);
+  }
+
+  #[cfg(target_os = "linux")]
+  #[test]
+  fn keepalive_knobs_leave_keepalive_alone() {
+    let s = open(Kind::Tcp, Family::Inet, 0).unwrap();
+    (find("tcp_keepcnt").unwrap().set.unwrap())(&s, 4.0).unwrap();
+    assert!(!s.keepalive().unwrap());
+    assert_eq!(s.tcp_keepalive_retries().unwrap(), 4);
   }
 
   #[test]

@@ -54,6 +54,8 @@ pub struct Reactor {
   control: *mut i32,
   wake: Wake,
   refed: bool,
+  /// The peer of the last accepted connection (read by `acceptedPeer`).
+  pub last_peer: Option<socket2::SockAddr>,
 }
 
 /// Where events come from.
@@ -193,6 +195,7 @@ pub fn init(
       control: ctl,
       wake,
       refed: false,
+      last_peer: None,
     })
   });
   env.add_env_cleanup_hook((), |_| teardown())?;

@@ -92,14 +92,29 @@ pub fn finish_connect(id: u32) -> i32 {
   with(|r| r.poller.finish_connect(id)).unwrap_or_else(not_ready)
 }
 
-/// Accepts a connection: the new socket's id or `-errno`.
+/// Accepts a connection: the new socket's id or `-errno`. The peer's address, as accept(2)
+/// reported it, is then available from `acceptedPeer` (getpeername would fail once the peer
+/// has reset).
 #[napi]
 pub fn accept(id: u32) -> i32 {
   with(|r| match r.poller.accept(id) {
-    Ok((c, _)) => c as i32,
+    Ok((c, peer)) => {
+      r.last_peer = Some(peer);
+      c as i32
+    }
     Err(e) => e,
   })
   .unwrap_or_else(not_ready)
+}
+
+/// The peer of the connection the last successful `accept` returned.
+#[napi(js_name = "acceptedPeer")]
+pub fn accepted_peer() -> JsAddr {
+  with(|r| match &r.last_peer {
+    Some(a) => JsAddr::of(a),
+    None => JsAddr::error(error::EINVAL),
+  })
+  .unwrap_or_else(|| JsAddr::error(error::EBADF))
 }
 
 /// Sends `buf[offset..offset+len]` (clamped to the buffer): the count sent or `-errno`.

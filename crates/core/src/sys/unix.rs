@@ -21,6 +21,20 @@ pub const AI_FLAGS: &[(&str, i32)] = &[
   ("addrconfig", libc::AI_ADDRCONFIG),
 ];
 
+/// getaddrinfo's `EAI_ADDRFAMILY` (the host has no address of the asked family), which the libc
+/// crate does not export; `i32::MIN` where the C library has no such code.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub const EAI_ADDRFAMILY: i32 = -9;
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+pub const EAI_ADDRFAMILY: i32 = 1;
+#[cfg(not(any(
+  all(target_os = "linux", target_env = "gnu"),
+  target_os = "macos",
+  target_os = "ios",
+  target_os = "freebsd"
+)))]
+pub const EAI_ADDRFAMILY: i32 = i32::MIN;
+
 #[cfg(any(
   target_os = "android",
   target_os = "freebsd",

@@ -15,6 +15,9 @@ pub const ECONNREFUSED: i32 = 10061; // WSAECONNREFUSED
 pub const EBADF: i32 = 10009; // WSAEBADF
 pub const EAFNOSUPPORT: i32 = 10047; // WSAEAFNOSUPPORT
 
+/// Windows reports a family mismatch as WSAHOST_NOT_FOUND (EAI_NONAME): no separate code.
+pub const EAI_ADDRFAMILY: i32 = i32::MIN;
+
 /// getaddrinfo flags, by the seed's names (ws2def.h values).
 pub const AI_FLAGS: &[(&str, i32)] = &[
   ("passive", 0x1),
