@@ -9,8 +9,15 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** Accepts a connection: the new socket's id or `-errno`. */
+/**
+ * Accepts a connection: the new socket's id or `-errno`. The peer's address, as accept(2)
+ * reported it, is then available from `acceptedPeer` (getpeername would fail once the peer
+ * has reset).
+ */
 export declare function accept(id: number): number
+
+/** The peer of the connection the last successful `accept` returned. */
+export declare function acceptedPeer(): JsAddr
 
 /** The bound (`peer` false) or connected (`peer` true) address; `errno` set on failure. */
 export declare function address(id: number, peer: boolean): JsAddr

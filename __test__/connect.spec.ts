@@ -1,5 +1,5 @@
 import test from 'ava'
-import { Address, AddrInfo, clock, SocketError, tcp } from 'socket2'
+import { Address, AddrInfo, clock, Socket, SocketError, tcp } from 'socket2'
 import { listener, within } from './util.ts'
 
 /** A closed port on loopback: bound, then closed, so nothing listens there. */
@@ -42,4 +42,9 @@ test('connect rejects with the last error when every address refuses', async (t)
   } finally {
     c.close()
   }
+})
+
+test('a Socket cannot be constructed directly, so no table slot is taken over', (t) => {
+  const Ctor = Socket as unknown as new () => Socket
+  t.throws(() => new Ctor(), { instanceOf: TypeError })
 })

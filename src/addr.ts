@@ -253,7 +253,14 @@ function fastPath(q: Query): AddrInfo | undefined {
 
 type AddrArgs =
   | [ai: AddrInfo]
-  | [host?: string | false, port?: number | string, type?: SocketType, family?: Family, protocol?: Protocol, flags?: AddrFlag | AddrFlag[]]
+  | [
+      host: string | false | undefined,
+      port: number | string | undefined,
+      type: SocketType,
+      family?: Family,
+      protocol?: Protocol,
+      flags?: AddrFlag | AddrFlag[],
+    ]
 
 function isAddrInfo(v: unknown): v is AddrInfo {
   return v instanceof AddrInfo

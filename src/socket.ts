@@ -10,6 +10,9 @@ import { indexOf, Io } from './scheduler'
 
 const protocolNames = new Map(Object.entries(protocols).map(([k, v]) => [v, k as Protocol]))
 
+/** @internal Proves a constructor call comes from this library (sockets come from `tcp()`...). */
+export const kCreate = Symbol('socket2.create')
+
 /** A socket of any kind. Made by `tcp()`, `udp()` or `raw()`. */
 export class Socket {
   /** The native id, or -1 once closed. */
@@ -24,7 +27,8 @@ export class Socket {
   readonly io: Io
 
   /** @internal */
-  constructor(type: SocketType, family: Family, protocol: number, id: number) {
+  constructor(key: symbol, type: SocketType, family: Family, protocol: number, id: number) {
+    if (key !== kCreate) throw new TypeError('Sockets are made by tcp(), not constructed directly')
     this.#type = type
     this.#family = family
     this.#protocol = protocol
@@ -141,8 +145,17 @@ export class Socket {
   }
 }
 
+/** An address as the native side reports it (`errno` non-zero on failure). */
+interface NativeAddress {
+  family: string
+  address: string
+  port: number
+  scopeId: number
+  errno: number
+}
+
 /** Converts an address from the native side, throwing its error. */
-export function nativeAddress(a: ReturnType<typeof native.address>, syscall: string): Address {
+export function nativeAddress(a: NativeAddress, syscall: string): Address {
   if (a.errno !== 0) throw errnoException(a.errno, syscall)
   return new Address(a.family as Family, a.address, a.port, a.scopeId)
 }

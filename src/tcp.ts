@@ -5,7 +5,7 @@ import native from './binding'
 import { Address, type AddressLike, resolveTarget } from './addr'
 import { argRange, argType, errnoException, type ErrorAddress, ownError } from './errors'
 import { spend, WOULD_BLOCK } from './scheduler'
-import { nativeAddress, openSocket, Socket, socketArgs } from './socket'
+import { kCreate, nativeAddress, openSocket, Socket, socketArgs } from './socket'
 
 /** Largest backlog; the kernel clamps it to its own maximum (`somaxconn`). */
 const MAX_BACKLOG = 0x7fffffff
@@ -129,7 +129,7 @@ export class Tcp extends Socket {
       c = native.accept(this.id('accept'))
     }
     if (c < 0) throw errnoException(-c, 'accept')
-    const client = new Tcp('tcp', this.family(), this.protocolNumber, c)
+    const client = new Tcp(kCreate, 'tcp', this.family(), this.protocolNumber, c)
     try {
       return [client, nativeAddress(native.acceptedPeer(), 'accept'), client.localAddr()]
     } catch (e) {
@@ -226,5 +226,5 @@ export class Tcp extends Socket {
  */
 export function tcp(family: 'inet' | 'inet6' | 'unix' = 'inet', protocol?: 'tcp' | 'ip' | 'ipv6'): Tcp {
   const [fam, proto] = socketArgs(family, protocol, 'tcp')
-  return new Tcp('tcp', fam, proto, openSocket('tcp', fam, fam === 'unix' ? 0 : proto))
+  return new Tcp(kCreate, 'tcp', fam, proto, openSocket('tcp', fam, fam === 'unix' ? 0 : proto))
 }

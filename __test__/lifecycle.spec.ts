@@ -1,0 +1,123 @@
+/**
+ * Process lifecycle: the library keeps Node's loop alive exactly while an operation waits, so
+ * an idle program exits by itself and a program waiting in accept or recv does not. Each case
+ * runs a fixture in a child process.
+ */
+import test from 'ava'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { clock, tcp } from 'socket2'
+import { within } from './util.ts'
+
+const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
+
+interface Child {
+  proc: ChildProcess
+  /** Resolves at exit with the exit code and signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  stdout(): string
+  stderr(): string
+  /** Resolves with the first stdout line matching `re`. */
+  line(re: RegExp): Promise<RegExpMatchArray>
+}
+
+function run(name: string, ...args: string[]): Child {
+  const proc = spawn(process.execPath, [fixture(name), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
+  const exited = once(proc, 'exit').then(([code, signal]) => ({ code, signal }) as { code: number | null; signal: NodeJS.Signals | null })
+  return {
+    proc,
+    exited,
+    stdout: () => out,
+    stderr: () => err,
+    line: (re) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          const m = out.match(re)
+          if (m) {
+            proc.stdout!.off('data', check)
+            resolve(m)
+          }
+        }
+        proc.stdout!.on('data', check)
+        exited.then(() => reject(new Error(`exited before printing ${re}: ${err}`)))
+        check()
+      }),
+  }
+}
+
+/** Kills the child if it still runs (cleanup for failing tests). */
+function reap(c: Child): void {
+  if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL')
+}
+
+for (const mode of ['plain', 'sleep', 'threads', 'deadline', 'poll']) {
+  test(`an idle program exits by itself with code 0 after closing its sockets (${mode})`, async (t) => {
+    const c = run('idle-exit.mjs', mode)
+    try {
+      const { code, signal } = await within(c.exited, 5000)
+      t.is(signal, null)
+      t.is(code, 0, c.stderr())
+      t.is(c.stdout().trim(), `done ${mode}`)
+    } finally {
+      reap(c)
+    }
+  })
+}
+
+test('a program with a thread waiting in accept stays alive', async (t) => {
+  const c = run('accept-wait.mjs')
+  try {
+    await within(c.line(/listening (\d+)/), 5000)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    t.is(c.proc.exitCode, null, `exited early: ${c.stderr()}`)
+    t.is(c.proc.signalCode, null)
+    t.true(c.proc.kill('SIGTERM'))
+    const { signal } = await within(c.exited, 5000)
+    t.is(signal, 'SIGTERM')
+  } finally {
+    reap(c)
+  }
+})
+
+test('a program stays alive while it waits in accept and then in recv, and exits once its thread is done', async (t) => {
+  const c = run('accept-wait.mjs', 'once')
+  const client = tcp()
+  try {
+    const [, port] = await within(c.line(/listening (\d+)/), 5000)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    t.is(c.proc.exitCode, null, 'exited while waiting in accept')
+    await client.connect('127.0.0.1', Number(port), clock() + 5)
+    await within(c.line(/accepted/), 5000)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    t.is(c.proc.exitCode, null, 'exited while waiting in recv')
+    await client.send('z')
+    const buf = new Uint8Array(1)
+    t.is(await within(client.recv(buf)), 1)
+    t.is(buf[0], 'z'.charCodeAt(0))
+    const { code, signal } = await within(c.exited, 5000)
+    t.is(signal, null)
+    t.is(code, 0, c.stderr())
+    t.regex(c.stdout(), /closed/)
+  } finally {
+    client.close()
+    reap(c)
+  }
+})
+
+for (const mode of ['unawaited', 'start']) {
+  test(`a thread's error is never dropped: the program exits non-zero and prints it (${mode})`, async (t) => {
+    const c = run('thread-error.mjs', mode)
+    try {
+      const { code } = await within(c.exited, 5000)
+      t.not(code, 0)
+      t.regex(c.stderr(), /thread failed on purpose/)
+    } finally {
+      reap(c)
+    }
+  })
+}

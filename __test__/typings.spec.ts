@@ -1,0 +1,208 @@
+/**
+ * The published typings, checked by `tsc -p __test__/tsconfig.json`: the API as users write it,
+ * with explicit annotations (each must compile), and misuse marked `@ts-expect-error` (each must
+ * be a type error; at run time it throws, and the test asserts that too). Runs for real on
+ * loopback.
+ */
+import test from 'ava'
+import {
+  addr,
+  addrSync,
+  Address,
+  AddrInfo,
+  clock,
+  newthread,
+  poll,
+  sleep,
+  sleepUntil,
+  SocketError,
+  start,
+  stop,
+  tcp,
+  Thread,
+  type AddrFlag,
+  type AddressLike,
+  type Family,
+  type OptionValue,
+  type Protocol,
+  type SocketType,
+  type Tcp,
+} from 'socket2'
+import { within } from './util.ts'
+
+/** True exactly when X and Y are the same type. */
+type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false
+/** Compiles only when its type argument is `true`. */
+const exact = <T extends true>(v: T): T => v
+
+const ARG = { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' }
+
+test('the API as users write it, with explicit types, runs on loopback', async (t) => {
+  const server: Tcp = tcp()
+  const family: Family = server.family()
+  const kind: SocketType = server.type()
+  const proto: Protocol = server.protocol()
+  t.deepEqual([family, kind, proto], ['inet', 'tcp', 'tcp'])
+
+  const listening: Promise<void> = server.listen('127.0.0.1', 0)
+  await listening
+  const local: Address = server.localAddr()
+  const port: number = local.port
+  t.true(port > 0)
+
+  const flags: AddrFlag[] = ['canonname']
+  const ai: AddrInfo = await addr('localhost', port, 'tcp', 'inet', 'tcp', flags)
+  const name: string | undefined = ai.name()
+  const next: AddrInfo | null = ai.next()
+  const all: AddrInfo[] = [...ai]
+  const target: AddressLike = ai
+  t.is(name, 'localhost')
+  t.is(next, null)
+  t.is(all.length, 1)
+  const sync: AddrInfo = addrSync(false, port, 'tcp')
+  const type: SocketType | undefined = sync.type()
+  t.is(type, 'tcp')
+
+  const echo: Thread = newthread(
+    async (s: Tcp, greeting: string): Promise<number> => {
+      const [c, ra, la]: [Tcp, Address, Address] = await s.accept(clock() + 5)
+      t.is(la.port, port)
+      t.is(ra.address, '127.0.0.1')
+      const buf: Uint8Array = new Uint8Array(64)
+      const n: number = await c.recv(buf, undefined, clock() + 5)
+      const sent: number = await c.send(greeting + Buffer.from(buf.subarray(0, n)).toString())
+      c.close()
+      return sent
+    },
+    server,
+    'hi ',
+  )
+
+  const client: Tcp = tcp('inet', 'tcp')
+  const nodelay: OptionValue = client.getopt('tcp_nodelay')
+  client.setopt('tcp_nodelay', !nodelay)
+  await client.connect(target, clock() + 5)
+  const sent: number = await client.send('there')
+  t.is(sent, 5)
+  client.shutdown('w')
+  const buf: Buffer = Buffer.alloc(64)
+  let got = ''
+  for (let n: number; (n = await client.recv(buf, 64, clock() + 5)) > 0; ) got += buf.toString('utf8', 0, n)
+  t.is(got, 'hi there')
+
+  const started: Promise<void> = start(5)
+  await within(started)
+  const result: unknown = await echo.done
+  t.is(result, 8)
+
+  const ready: boolean = await poll(0.001)
+  t.false(ready)
+  const now: number = clock()
+  const slept: void = await sleep(0.001)
+  await sleepUntil(now + 0.002)
+  t.is(slept, undefined)
+  stop()
+
+  const eof: number = await client.recv(buf)
+  t.is(eof, 0)
+  client.close()
+  server.close()
+  const closed: boolean = client.closed
+  t.true(closed)
+  try {
+    await client.recv(buf)
+  } catch (e: unknown) {
+    if (!(e instanceof SocketError)) throw e
+    const code: string = e.code
+    const syscall: string | undefined = e.syscall
+    t.is(code, 'ERR_SOCKET_CLOSED')
+    t.is(syscall, 'recv')
+  }
+})
+
+test('the declared types of the main calls are exact', (t) => {
+  t.true(exact<Equal<ReturnType<typeof tcp>, Tcp>>(true))
+  t.true(exact<Equal<ReturnType<Tcp['accept']>, Promise<[Tcp, Address, Address]>>>(true))
+  t.true(exact<Equal<ReturnType<Tcp['recv']>, Promise<number>>>(true))
+  t.true(exact<Equal<ReturnType<Tcp['send']>, Promise<number>>>(true))
+  t.true(exact<Equal<ReturnType<Tcp['connect']>, Promise<void>>>(true))
+  t.true(exact<Equal<ReturnType<typeof addr>, Promise<AddrInfo>>>(true))
+  t.true(exact<Equal<ReturnType<typeof addrSync>, AddrInfo>>(true))
+  t.true(exact<Equal<ReturnType<AddrInfo['next']>, AddrInfo | null>>(true))
+  t.true(exact<Equal<ReturnType<typeof poll>, Promise<boolean>>>(true))
+  t.true(exact<Equal<ReturnType<typeof start>, Promise<void>>>(true))
+  t.true(exact<Equal<ReturnType<typeof newthread>, Thread>>(true))
+  t.true(exact<Equal<ReturnType<typeof clock>, number>>(true))
+  t.true(exact<Equal<SocketError['code'], string>>(true))
+})
+
+test('misuse the types reject also throws at run time', async (t) => {
+  const c: Tcp = tcp()
+  try {
+    t.throws(() => {
+      // @ts-expect-error: the family is a name
+      tcp(4)
+    }, ARG)
+    t.throws(() => {
+      // @ts-expect-error: no such family
+      tcp('inet7')
+    }, ARG)
+    t.throws(() => {
+      // @ts-expect-error: a stream socket cannot be UDP
+      tcp('inet', 'udp')
+    }, { instanceOf: SocketError, code: 'EPROTONOSUPPORT' })
+    t.throws(() => {
+      // @ts-expect-error: recv fills a buffer
+      void c.recv('text')
+    }, ARG)
+    t.throws(() => {
+      // @ts-expect-error: send takes bytes or a string
+      void c.send(42)
+    }, ARG)
+    t.throws(() => {
+      // @ts-expect-error: expires is a clock() number
+      void c.recv(new Uint8Array(1), undefined, 'soon')
+    }, ARG)
+    t.throws(() => {
+      // @ts-expect-error: how is 'r', 'w' or 'rw'
+      c.shutdown('x')
+    }, ARG)
+    t.throws(() => {
+      // @ts-expect-error: a host is a string or false
+      void c.connect(42, 80)
+    }, ARG)
+    t.throws(() => {
+      // @ts-expect-error: no such socket type
+      void addr(false, 80, 'sctp')
+    }, ARG)
+    t.throws(() => {
+      // @ts-expect-error: no such flag
+      void addr(false, 80, 'tcp', 'inet', undefined, 'bogus')
+    }, ARG)
+    t.throws(() => {
+      // @ts-expect-error: the port is a number or a service name
+      addrSync(false, true, 'tcp')
+    }, ARG)
+    t.throws(() => {
+      // @ts-expect-error: newthread runs a function
+      newthread(42)
+    }, ARG)
+    t.throws(() => {
+      // @ts-expect-error: timeouts are seconds
+      void start('1')
+    }, ARG)
+    t.throws(() => {
+      // @ts-expect-error: timeouts are seconds
+      void poll('1')
+    }, ARG)
+    // Wrong thread arguments are a type error only; the thread still runs.
+    // @ts-expect-error: the function takes a number
+    const th: Thread = newthread(async (n: number) => n, 'x')
+    t.is(await within(th.done), 'x')
+    // @ts-expect-error: recv resolves with a count
+    const wrong: string = 1 as Awaited<ReturnType<Tcp['recv']>>
+    t.is(typeof wrong, 'number')
+  } finally {
+    c.close()
+  }
+})
