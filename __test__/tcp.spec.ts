@@ -24,6 +24,22 @@ async function closedPort(family: 'inet' | 'inet6' = 'inet'): Promise<number> {
 }
 
 /** Reads exactly `n` bytes (fails on an early end of stream). */
+/**
+ * A listener with backlog 1 that never accepts, its queue filled: on Linux the accept queue
+ * holds 2 connections (backlog + 1) and the SYN of a third is dropped, so a connect hangs.
+ */
+async function fullListener(t: ExecutionContext): Promise<Tcp> {
+  const l = tcp()
+  closing(t, l)
+  await l.listen(1, '127.0.0.1', 0)
+  for (let i = 0; i < 2; i++) {
+    const f = tcp()
+    closing(t, f)
+    await within(f.connect(l.localAddr(), clock() + 2))
+  }
+  return l
+}
+
 async function readExact(s: Tcp, n: number): Promise<Buffer> {
   const buf = Buffer.alloc(n)
   let off = 0
@@ -262,16 +278,7 @@ serial('connect to an Address over ::1 rejects with ECONNREFUSED and a bracketed
 })
 
 serial('connect deadline fires when the listener drops the SYN: ETIMEDOUT and the socket is closed', async (t) => {
-  // A listener with backlog 1 that never accepts: on Linux its accept queue holds 2 connections
-  // (backlog + 1); the SYN of a third is dropped, so that connect hangs.
-  const l = tcp()
-  closing(t, l)
-  await l.listen(1, '127.0.0.1', 0)
-  for (let i = 0; i < 2; i++) {
-    const f = tcp()
-    closing(t, f)
-    await within(f.connect(l.localAddr(), clock() + 2))
-  }
+  const l = await fullListener(t)
   const c = tcp()
   closing(t, c)
   const expires = clock() + 0.2
@@ -464,14 +471,7 @@ serial('send rejects with ERR_SOCKET_CLOSED at once when another thread closes t
 })
 
 serial('connect rejects with ERR_SOCKET_CLOSED at once when another thread closes the socket', async (t) => {
-  const l = tcp()
-  closing(t, l)
-  await l.listen(1, '127.0.0.1', 0)
-  for (let i = 0; i < 2; i++) {
-    const f = tcp()
-    closing(t, f)
-    await within(f.connect(l.localAddr(), clock() + 2))
-  }
+  const l = await fullListener(t)
   const c = tcp()
   closing(t, c)
   const connector = newthread(async () => c.connect(l.localAddr()))
@@ -482,14 +482,7 @@ serial('connect rejects with ERR_SOCKET_CLOSED at once when another thread close
 })
 
 serial('the ERR_SOCKET_CLOSED of an interrupted accept or connect names that call as syscall', async (t) => {
-  const l = tcp()
-  closing(t, l)
-  await l.listen(1, '127.0.0.1', 0)
-  for (let i = 0; i < 2; i++) {
-    const f = tcp()
-    closing(t, f)
-    await within(f.connect(l.localAddr(), clock() + 2))
-  }
+  const l = await fullListener(t)
   const c = tcp()
   const l2 = await listener()
   closing(t, c, l2)

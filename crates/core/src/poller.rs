@@ -98,7 +98,7 @@ impl Poller {
 
   /// Hands the OS poller to a thread that waits on it (the backend where the loop cannot poll
   /// it directly); registrations keep working through the registry. Events then come back
-  /// through [`Poller::apply`].
+  /// through [`Poller::report`].
   pub fn take_poll(&mut self) -> Option<Poll> {
     self.poll.take()
   }
@@ -357,24 +357,10 @@ impl Poller {
     ready as i32
   }
 
-  /// Applies one OS event to the socket at `index`; returns the readiness bits to report, or
-  /// 0 when the socket is gone.
-  pub fn apply(&mut self, index: usize, e: EventBits) -> i32 {
-    let Some(s) = self.slots.get_mut(index).filter(|s| s.sock.is_some()) else {
-      return 0;
-    };
-    let mut bits = 0;
-    if e.read || e.read_closed || e.error {
-      s.rd = true;
-      s.rd_hup |= e.read_closed || e.error;
-      bits |= Bits::READ;
-    }
-    if e.write || e.write_closed || e.error {
-      s.wr = true;
-      s.wr_hup |= e.write_closed || e.error;
-      bits |= Bits::WRITE;
-    }
-    bits
+  /// Applies one event and, when the socket is live, appends `[index, bits]` to `out` as pair
+  /// `*n`. Returns false, applying nothing, when `out` has no room left.
+  pub fn report(&mut self, index: usize, e: EventBits, out: &mut [i32], n: &mut usize) -> bool {
+    report(&mut self.slots, index, e, out, n)
   }
 
   /// Waits up to `timeout` (zero: do not wait) for events, applies them, and writes
@@ -393,25 +379,48 @@ impl Poller {
       Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(0),
       Err(e) => return Err(e),
     }
-    let events: Vec<(usize, EventBits)> = self
-      .events
-      .iter()
-      .map(|e| (e.token().0, EventBits::of(e)))
-      .collect();
+    // The events capacity is at most out.len() / 2 (see `new`'s callers), so none is dropped.
     let mut n = 0;
-    for (index, e) in events {
-      if 2 * n + 1 >= out.len() {
+    for e in self.events.iter() {
+      if !report(&mut self.slots, e.token().0, EventBits::of(e), out, &mut n) {
         break;
-      }
-      let bits = self.apply(index, e);
-      if bits != 0 {
-        out[2 * n] = index as i32;
-        out[2 * n + 1] = bits;
-        n += 1;
       }
     }
     Ok(n)
   }
+}
+
+/// Applies one OS event to the socket at `index`: the readiness bits to report, or 0 when the
+/// socket is gone.
+fn apply(slots: &mut [Slot], index: usize, e: EventBits) -> i32 {
+  let Some(s) = slots.get_mut(index).filter(|s| s.sock.is_some()) else {
+    return 0;
+  };
+  let mut bits = 0;
+  if e.read || e.read_closed || e.error {
+    s.rd = true;
+    s.rd_hup |= e.read_closed || e.error;
+    bits |= Bits::READ;
+  }
+  if e.write || e.write_closed || e.error {
+    s.wr = true;
+    s.wr_hup |= e.write_closed || e.error;
+    bits |= Bits::WRITE;
+  }
+  bits
+}
+
+fn report(slots: &mut [Slot], index: usize, e: EventBits, out: &mut [i32], n: &mut usize) -> bool {
+  if 2 * *n + 1 >= out.len() {
+    return false;
+  }
+  let bits = apply(slots, index, e);
+  if bits != 0 {
+    out[2 * *n] = index as i32;
+    out[2 * *n + 1] = bits;
+    *n += 1;
+  }
+  true
 }
 
 /// What one OS event said, detached from mio's borrowed event so it can cross threads.

@@ -157,16 +157,11 @@ impl ThreadWake {
   pub fn drain(&self, poller: &mut Poller, out: &mut [i32]) -> usize {
     let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
     let mut n = 0;
-    while 2 * n + 1 < out.len() {
-      let Some((index, e)) = q.pop_front() else {
+    while let Some(&(index, e)) = q.front() {
+      if !poller.report(index, e, out, &mut n) {
         break;
-      };
-      let bits = poller.apply(index, e);
-      if bits != 0 {
-        out[2 * n] = index as i32;
-        out[2 * n + 1] = bits;
-        n += 1;
       }
+      q.pop_front();
     }
     n
   }
