@@ -48,3 +48,17 @@ test('a Socket cannot be constructed directly, so no table slot is taken over', 
   const Ctor = Socket as unknown as new () => Socket
   t.throws(() => new Ctor(), { instanceOf: TypeError })
 })
+
+test('shutdown takes the seed\'s expires argument and never waits on it', async (t) => {
+  const l = await listener()
+  const c = tcp()
+  try {
+    await within(c.connect(l.localAddr()))
+    t.throws(() => c.shutdown('w', 'soon' as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+    c.shutdown('w', clock() - 1) // already past: still fine, shutdown does not wait
+    t.false(c.closed)
+  } finally {
+    c.close()
+    l.close()
+  }
+})

@@ -209,10 +209,12 @@ export class Tcp extends Socket {
 
   /**
    * Shuts down one or both directions (`'r'`, `'w'`, `'rw'`; default `'rw'`) without blocking.
-   * `'w'` sends FIN after the data already queued. Throws the OS error (ENOTCONN).
+   * `'w'` sends FIN after the data already queued. Throws the OS error (ENOTCONN). `expires` is
+   * accepted for the seed's signature and checked, but never needed: shutdown does not wait.
    */
-  shutdown(how: 'r' | 'w' | 'rw' = 'rw'): void {
+  shutdown(how: 'r' | 'w' | 'rw' = 'rw', expires?: number): void {
     if (how !== 'r' && how !== 'w' && how !== 'rw') throw argType('how', "'r', 'w' or 'rw'", how)
+    checkExpires(expires)
     const e = native.shutdown(this.id('shutdown'), how)
     if (e < 0) throw errnoException(-e, 'shutdown')
   }
