@@ -11,13 +11,10 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /**
  * Accepts a connection: the new socket's id or `-errno`. The peer's address, as accept(2)
- * reported it, is then available from `acceptedPeer` (getpeername would fail once the peer
- * has reset).
+ * reported it, is then available from `lastPeer` (getpeername would fail once the peer has
+ * reset).
  */
 export declare function accept(id: number): number
-
-/** The peer of the connection the last successful `accept` returned. */
-export declare function acceptedPeer(): JsAddr
 
 /** The bound (`peer` false) or connected (`peer` true) address; `errno` set on failure. */
 export declare function address(id: number, peer: boolean): JsAddr
@@ -90,6 +87,15 @@ export interface JsEntry {
   canonname?: string
 }
 
+/**
+ * The peer of the connection the last successful `accept` returned, or the sender of the last
+ * datagram `recvFrom` returned.
+ */
+export declare function lastPeer(): JsAddr
+
+/** Whether the datagram the last `recvFrom` returned was cut to fit. */
+export declare function lastTruncated(): boolean
+
 /** Starts listening. */
 export declare function listen(id: number, backlog: number): number
 
@@ -136,6 +142,13 @@ export interface OptValue {
  */
 export declare function recv(id: number, buf: Uint8Array, offset: number, len: number): number
 
+/**
+ * Receives one datagram into `buf[offset..offset+len]`: its length (the part that fit) or
+ * `-errno`. The sender is then available from `lastPeer`, and `lastTruncated` tells whether the
+ * datagram was longer than the space given.
+ */
+export declare function recvFrom(id: number, buf: Uint8Array, offset: number, len: number): number
+
 /** Keeps the event loop alive (an operation started waiting outside a dispatch). */
 export declare function refLoop(): void
 
@@ -144,6 +157,9 @@ export declare function reopen(id: number): number
 
 /** Sends `buf[offset..offset+len]` (clamped to the buffer): the count sent or `-errno`. */
 export declare function send(id: number, buf: Uint8Array, offset: number, len: number): number
+
+/** Sends `buf[offset..offset+len]` as one datagram to the address: the count or `-errno`. */
+export declare function sendTo(id: number, buf: Uint8Array, offset: number, len: number, family: string, address: string, port: number, scopeId: number): number
 
 /** Sets an option (JavaScript validated the name and the value's type): 0 or `-errno`. */
 export declare function setopt(id: number, name: string, value: number): number

@@ -55,9 +55,9 @@ export class Address {
     readonly scopeId = 0,
   ) {}
 
-  /** `'127.0.0.1:80'`, `'[::1]:80'`, or the unix path. */
+  /** `'127.0.0.1:80'`, `'[::1]:80'`, or the unix path (`@name` for a Linux abstract name). */
   toString(): string {
-    if (this.family === 'unix') return this.address
+    if (this.family === 'unix') return this.address.startsWith('\0') ? '@' + this.address.slice(1) : this.address
     const host = this.family === 'inet6' ? `[${this.address}${this.scopeId ? '%' + this.scopeId : ''}]` : this.address
     return `${host}:${this.port}`
   }

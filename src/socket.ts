@@ -2,13 +2,34 @@
  * What every socket kind shares: identity (`type/family/protocol`), `bind`, options,
  * addresses, `fd`, and `close`.
  */
+import { unlinkSync } from 'node:fs'
 import native from './binding'
 import { Address, type AddressLike, type Family, type Protocol, protocols, resolveTarget, type SocketType } from './addr'
-import { argType, errnoException, ownError } from './errors'
+import { argRange, argType, errnoException, ownError } from './errors'
 import { getopt, type OptionValue, setopt } from './options'
 import { indexOf, Io } from './scheduler'
 
 const protocolNames = new Map(Object.entries(protocols).map(([k, v]) => [v, k as Protocol]))
+
+/** Validates an `expires` argument: an absolute `clock()` time, or none. */
+export function checkExpires(expires: unknown): number | undefined {
+  if (expires === undefined || expires === null) return undefined
+  if (typeof expires !== 'number' || Number.isNaN(expires)) {
+    throw argType('expires', 'an absolute clock() time in seconds', expires)
+  }
+  return expires
+}
+
+/** Validates `buf` and `maxlen` for recv/send; returns the byte count to use. */
+export function span(buf: unknown, maxlen: unknown, what: string): number {
+  if (!(buf instanceof Uint8Array)) throw argType(what, 'a Uint8Array or Buffer', buf)
+  if (maxlen === undefined || maxlen === null) return buf.byteLength
+  if (typeof maxlen !== 'number' || !Number.isInteger(maxlen)) throw argType('maxlen', 'an integer', maxlen)
+  if (maxlen < 0 || maxlen > buf.byteLength) {
+    throw argRange('maxlen', `from 0 to the buffer's length (${buf.byteLength})`, maxlen)
+  }
+  return maxlen
+}
 
 /** @internal Proves a constructor call comes from this library (sockets come from `tcp()`...). */
 export const kCreate = Symbol('socket2.create')
@@ -23,6 +44,8 @@ export class Socket {
   /** Options set so far and the explicit bind, re-applied by `renew()`; absent until used. */
   #opts: Map<string, OptionValue> | undefined
   #bound: Address | undefined
+  /** A unix socket file this socket created by binding, removed again by `close()`. */
+  #unixPath: string | undefined
   /** @internal The waiting state the dispatch resumes. */
   readonly io: Io
 
@@ -91,6 +114,7 @@ export class Socket {
     const e = native.bind(id, a.family, a.address, a.port, a.scopeId)
     if (e < 0) throw errnoException(-e, 'bind', a)
     this.#bound = a
+    if (a.family === 'unix' && a.address !== '' && !a.address.startsWith('\0')) this.#unixPath = a.address
   }
 
   /**
@@ -133,7 +157,7 @@ export class Socket {
 
   /**
    * Closes the socket. For TCP the kernel sends RST when unread data is pending or `so_linger`
-   * is 0, else FIN. Idempotent. Every operation waiting on the socket, in any thread, rejects at
+   * is 0, else FIN. A unix socket file the socket created by binding is removed. Idempotent. Every operation waiting on the socket, in any thread, rejects at
    * once with ERR_SOCKET_CLOSED.
    */
   close(): void {
@@ -142,6 +166,12 @@ export class Socket {
     this.#id = -1
     native.close(id)
     this.io.close()
+    if (this.#unixPath !== undefined) {
+      // The file was ours; another process may have replaced it since, so failure is fine.
+      try {
+        unlinkSync(this.#unixPath)
+      } catch {}
+    }
   }
 }
 

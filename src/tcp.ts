@@ -5,29 +5,10 @@ import native from './binding'
 import { Address, type AddressLike, resolveTarget } from './addr'
 import { argRange, argType, errnoException, type ErrorAddress, ownError } from './errors'
 import { spend, WOULD_BLOCK } from './scheduler'
-import { kCreate, nativeAddress, openSocket, Socket, socketArgs } from './socket'
+import { checkExpires, kCreate, nativeAddress, openSocket, Socket, socketArgs, span } from './socket'
 
 /** Largest backlog; the kernel clamps it to its own maximum (`somaxconn`). */
 const MAX_BACKLOG = 0x7fffffff
-
-function checkExpires(expires: unknown): number | undefined {
-  if (expires === undefined || expires === null) return undefined
-  if (typeof expires !== 'number' || Number.isNaN(expires)) {
-    throw argType('expires', 'an absolute clock() time in seconds', expires)
-  }
-  return expires
-}
-
-/** Validates `buf` and `maxlen` for recv/send; returns the byte count to use. */
-function span(buf: unknown, maxlen: unknown, what: string): number {
-  if (!(buf instanceof Uint8Array)) throw argType(what, 'a Uint8Array or Buffer', buf)
-  if (maxlen === undefined || maxlen === null) return buf.byteLength
-  if (typeof maxlen !== 'number' || !Number.isInteger(maxlen)) throw argType('maxlen', 'an integer', maxlen)
-  if (maxlen < 0 || maxlen > buf.byteLength) {
-    throw argRange('maxlen', `from 0 to the buffer's length (${buf.byteLength})`, maxlen)
-  }
-  return maxlen
-}
 
 function isTarget(v: unknown): v is AddressLike {
   return typeof v === 'object' && v !== null
@@ -131,7 +112,7 @@ export class Tcp extends Socket {
     if (c < 0) throw errnoException(-c, 'accept')
     const client = new Tcp(kCreate, 'tcp', this.family(), this.protocolNumber, c)
     try {
-      return [client, nativeAddress(native.acceptedPeer(), 'accept'), client.localAddr()]
+      return [client, nativeAddress(native.lastPeer(), 'accept'), client.localAddr()]
     } catch (e) {
       client.close()
       throw e

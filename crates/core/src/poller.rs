@@ -215,6 +215,36 @@ impl Poller {
     Self::after(registry, id, s, r, buf.len(), false)
   }
 
+  /// Receives one datagram: its length, the sender and whether it was cut to fit `buf`; or
+  /// `-errno` ([`WOULD_BLOCK`]: wait for [`Bits::READ`]).
+  pub fn recv_from(&mut self, id: Id, buf: &mut [u8]) -> Result<(usize, SockAddr, bool), i32> {
+    let registry = &self.registry;
+    let Some(s) = slot(&mut self.slots, id) else {
+      return Err(ebadf());
+    };
+    if s.reg.is_some() && !s.rd && !s.rd_hup {
+      return Err(WOULD_BLOCK);
+    }
+    match socket::recv_from(s.sock.as_ref().unwrap(), buf) {
+      Ok(r) => Ok(r),
+      Err(e) => Err(Self::after(registry, id, s, -errno_of(&e), buf.len(), true)),
+    }
+  }
+
+  /// Sends one datagram to `addr`: the count, or `-errno` ([`WOULD_BLOCK`]: wait for
+  /// [`Bits::WRITE`]).
+  pub fn send_to(&mut self, id: Id, buf: &[u8], addr: &SockAddr) -> i32 {
+    let registry = &self.registry;
+    let Some(s) = slot(&mut self.slots, id) else {
+      return ebadf();
+    };
+    if s.reg.is_some() && !s.wr && !s.wr_hup {
+      return WOULD_BLOCK;
+    }
+    let r = ret(socket::send_to(s.sock.as_ref().unwrap(), buf, addr));
+    Self::after(registry, id, s, r, buf.len(), false)
+  }
+
   /// Updates the direction's flag from a syscall's result.
   fn after(registry: &Registry, id: Id, s: &mut Slot, r: i32, asked: usize, read: bool) -> i32 {
     let (flag, hup) = if read {

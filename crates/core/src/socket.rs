@@ -147,6 +147,24 @@ pub fn send(s: &Socket, buf: &[u8]) -> io::Result<usize> {
   sys::send(s, buf)
 }
 
+/// Receives one datagram into `buf`: its length (the part that fit), the sender, and whether
+/// the datagram was longer than `buf` (the rest is discarded by the kernel).
+pub fn recv_from(s: &Socket, buf: &mut [u8]) -> io::Result<(usize, SockAddr, bool)> {
+  use std::mem::MaybeUninit;
+  // SAFETY: MaybeUninit<u8> has the layout of u8, and an initialised buffer is a valid
+  // MaybeUninit buffer; the kernel only writes initialised bytes into it and nothing writes
+  // uninitialised ones, so `buf` stays initialised.
+  let raw = unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
+  let mut bufs = [socket2::MaybeUninitSlice::new(raw)];
+  let (n, flags, from) = s.recv_from_vectored(&mut bufs)?;
+  Ok((n, from, flags.is_truncated()))
+}
+
+/// Sends one datagram to `addr`.
+pub fn send_to(s: &Socket, buf: &[u8], addr: &SockAddr) -> io::Result<usize> {
+  s.send_to(buf, addr)
+}
+
 /// Accepts a connection: the new socket is non-blocking and close-on-exec.
 pub fn accept(s: &Socket) -> io::Result<(Socket, SockAddr)> {
   sys::accept(s)
@@ -273,6 +291,28 @@ mod tests {
       recv(&c, &mut buf).unwrap_err().kind(),
       io::ErrorKind::WouldBlock
     );
+  }
+
+  #[test]
+  fn datagrams_report_truncation() {
+    let a = open(Kind::Udp, Family::Inet, 0).unwrap();
+    let b = open(Kind::Udp, Family::Inet, 0).unwrap();
+    a.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+      .unwrap();
+    let to = a.local_addr().unwrap();
+    assert_eq!(send_to(&b, b"0123456789", &to).unwrap(), 10);
+    assert_eq!(send_to(&b, b"ab", &to).unwrap(), 2);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut buf = [0u8; 4];
+    let (n, from, cut) = recv_from(&a, &mut buf).unwrap();
+    assert_eq!((n, cut, &buf[..]), (4, true, &b"0123"[..]));
+    let port = b.local_addr().unwrap().as_socket().unwrap().port();
+    assert_eq!(
+      from.as_socket().unwrap(),
+      SocketAddr::from(([127, 0, 0, 1], port))
+    );
+    let (n, _, cut) = recv_from(&a, &mut buf).unwrap();
+    assert_eq!((n, cut, &buf[..2]), (2, false, &b"ab"[..]));
   }
 
   #[test]

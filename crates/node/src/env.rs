@@ -54,8 +54,11 @@ pub struct Reactor {
   control: *mut i32,
   wake: Wake,
   refed: bool,
-  /// The peer of the last accepted connection (read by `acceptedPeer`).
+  /// The peer of the last accepted connection (read by `acceptedPeer`), or the sender of the
+  /// last datagram received (read by `lastFrom`).
   pub last_peer: Option<socket2::SockAddr>,
+  /// Whether the last datagram received was cut to fit the buffer.
+  pub last_truncated: bool,
 }
 
 /// Where events come from.
@@ -196,6 +199,7 @@ pub fn init(
       wake,
       refed: false,
       last_peer: None,
+      last_truncated: false,
     })
   });
   env.add_env_cleanup_hook((), |_| teardown())?;

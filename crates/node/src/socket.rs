@@ -93,8 +93,8 @@ pub fn finish_connect(id: u32) -> i32 {
 }
 
 /// Accepts a connection: the new socket's id or `-errno`. The peer's address, as accept(2)
-/// reported it, is then available from `acceptedPeer` (getpeername would fail once the peer
-/// has reset).
+/// reported it, is then available from `lastPeer` (getpeername would fail once the peer has
+/// reset).
 #[napi]
 pub fn accept(id: u32) -> i32 {
   with(|r| match r.poller.accept(id) {
@@ -107,14 +107,62 @@ pub fn accept(id: u32) -> i32 {
   .unwrap_or_else(not_ready)
 }
 
-/// The peer of the connection the last successful `accept` returned.
-#[napi(js_name = "acceptedPeer")]
-pub fn accepted_peer() -> JsAddr {
+/// The peer of the connection the last successful `accept` returned, or the sender of the last
+/// datagram `recvFrom` returned.
+#[napi(js_name = "lastPeer")]
+pub fn last_peer() -> JsAddr {
   with(|r| match &r.last_peer {
     Some(a) => JsAddr::of(a),
     None => JsAddr::error(error::EINVAL),
   })
   .unwrap_or_else(|| JsAddr::error(error::EBADF))
+}
+
+/// Receives one datagram into `buf[offset..offset+len]`: its length (the part that fit) or
+/// `-errno`. The sender is then available from `lastPeer`, and `lastTruncated` tells whether the
+/// datagram was longer than the space given.
+#[napi(js_name = "recvFrom")]
+pub fn recv_from(id: u32, mut buf: Uint8ArraySlice, offset: u32, len: u32) -> i32 {
+  // SAFETY: as in `recv`.
+  let buf = unsafe { buf.as_mut() };
+  let start = (offset as usize).min(buf.len());
+  let end = start.saturating_add(len as usize).min(buf.len());
+  with(|r| match r.poller.recv_from(id, &mut buf[start..end]) {
+    Ok((n, from, cut)) => {
+      r.last_peer = Some(from);
+      r.last_truncated = cut;
+      n as i32
+    }
+    Err(e) => e,
+  })
+  .unwrap_or_else(not_ready)
+}
+
+/// Whether the datagram the last `recvFrom` returned was cut to fit.
+#[napi(js_name = "lastTruncated")]
+pub fn last_truncated() -> bool {
+  with(|r| r.last_truncated).unwrap_or(false)
+}
+
+/// Sends `buf[offset..offset+len]` as one datagram to the address: the count or `-errno`.
+#[napi(js_name = "sendTo")]
+#[allow(clippy::too_many_arguments)] // the address travels as plain values, not an object
+pub fn send_to(
+  id: u32,
+  buf: &[u8],
+  offset: u32,
+  len: u32,
+  family: String,
+  address: String,
+  port: u32,
+  scope_id: u32,
+) -> i32 {
+  let start = (offset as usize).min(buf.len());
+  let end = start.saturating_add(len as usize).min(buf.len());
+  match sockaddr(&family, &address, port, scope_id) {
+    Ok(a) => with(|r| r.poller.send_to(id, &buf[start..end], &a)).unwrap_or_else(not_ready),
+    Err(e) => e,
+  }
 }
 
 /// Sends `buf[offset..offset+len]` (clamped to the buffer): the count sent or `-errno`.

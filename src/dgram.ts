@@ -1,0 +1,120 @@
+/**
+ * What UDP and raw sockets share: one datagram per `send`, one per `recv`, the sender's
+ * address with each, and `connect` to set a default peer.
+ */
+import native from './binding'
+import { Address, type AddressLike, resolveTarget } from './addr'
+import { constants } from 'node:os'
+import { errnoException, ownError, SocketError } from './errors'
+import { spend, WOULD_BLOCK } from './scheduler'
+import { checkExpires, nativeAddress, Socket, span } from './socket'
+
+/** The arguments of `send` after the data: `[maxlen,] target [, port] [, expires]`, or, on a connected socket, `[maxlen] [, expires]`. */
+type SendRest = [maxlen?: number, target?: AddressLike | string | false, port?: number | string, expires?: number]
+
+function isTarget(v: unknown): boolean {
+  return typeof v === 'string' || v === false || (typeof v === 'object' && v !== null)
+}
+
+/** A datagram socket: UDP, unix datagram, or raw. */
+export class Datagram extends Socket {
+  /**
+   * Connects: sets the default peer for `send(data)` and filters what `recv` receives to it.
+   * `connect(address | ai)` or `connect(host, port)`.
+   */
+  connect(target: AddressLike | string | false, port?: number | string): Promise<void> {
+    this.id('connect')
+    const addrs = resolveTarget(target, port, this.type(), this.family(), undefined)
+    const go = (a: Address[]): void => {
+      const e = native.connect(this.id('connect'), a[0]!.family, a[0]!.address, a[0]!.port, a[0]!.scopeId)
+      if (e < 0) throw errnoException(-e, 'connect', a[0])
+    }
+    return Array.isArray(addrs) ? Promise.resolve().then(() => go(addrs)) : addrs.then(go)
+  }
+
+  /**
+   * Sends `data` (or its first `maxlen` bytes) as one datagram, never split:
+   * `send(data, maxlen?, address | host, port?, expires?)`, or `send(data, maxlen?, expires?)` once
+   * connected. Resolves with the byte count.
+   */
+  send(data: string | Uint8Array, ...rest: SendRest): Promise<number> {
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+    const args: unknown[] = rest
+    const at = args.findIndex(isTarget)
+    const maxlen = at > 0 || (at < 0 && args.length > 0) ? args[0] : undefined
+    let target: unknown
+    let port: unknown
+    let expires: unknown
+    if (at < 0) expires = args[1]
+    else {
+      target = args[at]
+      if (typeof target === 'object') expires = args[at + 1]
+      else [port, expires] = [args[at + 1], args[at + 2]]
+    }
+    const len = span(buf, maxlen, 'data')
+    const deadline = checkExpires(expires)
+    const id = this.id('send')
+    if (this.io.w !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'send'))
+    if (target === undefined) return this.#send(id, buf as Uint8Array, len, undefined, deadline)
+    const addrs = resolveTarget(target, port, this.type(), this.family(), undefined)
+    return Array.isArray(addrs)
+      ? this.#send(id, buf as Uint8Array, len, addrs[0], deadline)
+      : addrs.then((a) => this.#send(this.id('send'), buf as Uint8Array, len, a[0], deadline))
+  }
+
+  async #send(id: number, buf: Uint8Array, len: number, to: Address | undefined, expires: number | undefined): Promise<number> {
+    const once = (): number =>
+      to === undefined
+        ? native.send(id, buf, 0, len)
+        : native.sendTo(id, buf, 0, len, to.family, to.address, to.port, to.scopeId)
+    let n = once()
+    if (n >= 0) {
+      const y = spend()
+      if (y) await y
+    }
+    while (n === WOULD_BLOCK) {
+      await this.io.wait(1, expires, 'send', () => this.close())
+      id = this.id('send')
+      n = once()
+    }
+    if (n < 0) throw errnoException(-n, 'send', to)
+    return n
+  }
+
+  /**
+   * Receives one datagram into `buf` (at most `maxlen` bytes): `[length, sender]`. A datagram
+   * longer than the space given is not cut silently: the call rejects with `EMSGSIZE` (the
+   * first `maxlen` bytes are in `buf`, the kernel dropped the rest). An empty datagram gives
+   * length 0.
+   */
+  recv(buf: Uint8Array, maxlen?: number, expires?: number): Promise<[number, Address]> {
+    const len = span(buf, maxlen, 'buf')
+    const deadline = checkExpires(expires)
+    const id = this.id('recv')
+    if (this.io.r !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'recv'))
+    return this.#recv(id, buf, len, deadline)
+  }
+
+  async #recv(id: number, buf: Uint8Array, len: number, expires: number | undefined): Promise<[number, Address]> {
+    let n = native.recvFrom(id, buf, 0, len)
+    if (n >= 0) {
+      const y = spend()
+      if (y) await y
+    }
+    while (n === WOULD_BLOCK) {
+      await this.io.wait(0, expires, 'recv', () => this.close())
+      n = native.recvFrom(this.id('recv'), buf, 0, len)
+    }
+    if (n < 0) throw errnoException(-n, 'recv')
+    const from = nativeAddress(native.lastPeer(), 'recv')
+    if (native.lastTruncated()) {
+      throw new SocketError(`recv EMSGSIZE ${from} (datagram longer than ${len} bytes)`, 'EMSGSIZE', {
+        errno: constants.errno.EMSGSIZE,
+        syscall: 'recv',
+        address: from.address,
+        port: from.port,
+      })
+    }
+    return [n, from]
+  }
+}
