@@ -54,6 +54,9 @@ export declare function finishConnect(id: number): number
 /** Reads an option. */
 export declare function getopt(id: number, name: string): OptValue
 
+/** Reads a text-valued option. */
+export declare function getoptText(id: number, name: string): OptText
+
 /**
  * Sets up this environment's poller and hooks it to the loop. `dispatch(count)` is called
  * with the number of `[index, bits]` pairs written to `events`; `control` is the shared
@@ -125,10 +128,17 @@ export interface OptionRow {
   platforms: string
   supported: boolean
   settable: boolean
+  readable: boolean
 }
 
 /** The option table. */
 export declare function optionTable(): Array<OptionRow>
+
+/** A text option's value, or `errno` on failure. */
+export interface OptText {
+  value: string
+  errno: number
+}
 
 /** An option's value, or `errno` on failure. */
 export interface OptValue {
@@ -163,6 +173,9 @@ export declare function sendTo(id: number, buf: Uint8Array, offset: number, len:
 
 /** Sets an option (JavaScript validated the name and the value's type): 0 or `-errno`. */
 export declare function setopt(id: number, name: string, value: number): number
+
+/** Sets a text-valued option (device or algorithm name, address, multicast membership). */
+export declare function setoptText(id: number, name: string, value: string): number
 
 /** `shutdown(2)`: `how` is `'r'`, `'w'` or `'rw'`. */
 export declare function shutdown(id: number, how: string): number

@@ -1,24 +1,42 @@
 /**
  * Socket options by the seed's names (`so_reuseaddr`, `tcp_nodelay`...), typed from the native
- * option table: booleans, integers, seconds, and `so_linger` as seconds or `false`.
+ * option table: booleans, integers, seconds, `so_linger` as seconds or `false`, text (device and
+ * algorithm names, addresses), and multicast memberships.
  */
 import native from './binding'
 import { argRange, argType, errnoException, SocketError } from './errors'
 
+/**
+ * A multicast group to join or leave: the group address, and the interface (an IPv4 address
+ * for `ip_*`, an interface index for `ipv6_*`; default: the system's choice).
+ */
+export interface Membership {
+  multiaddr: string
+  interface?: string | number
+}
+
 /** The value type of each option kind. */
-export type OptionValue = boolean | number
+export type OptionValue = boolean | number | string | Membership
 
 interface Row {
   kind: string
   platforms: string
   supported: boolean
   settable: boolean
+  readable: boolean
 }
 
 const rows = new Map<string, Row>(native.optionTable().map((r) => [r.name, r]))
 
 /** Every option name the table knows, with its kind and platforms (for docs and tests). */
-export function optionNames(): { name: string; kind: string; platforms: string; supported: boolean; settable: boolean }[] {
+export function optionNames(): {
+  name: string
+  kind: string
+  platforms: string
+  supported: boolean
+  settable: boolean
+  readable: boolean
+}[] {
   return [...rows].map(([name, r]) => ({ name, ...r }))
 }
 
@@ -34,7 +52,25 @@ function row(name: unknown): Row & { name: string } {
   return { name, ...r }
 }
 
-/** Validates and encodes a value for the native setter. */
+/** Validates and encodes a text or membership value for the native setter. */
+function encodeText(r: Row & { name: string }, value: unknown): string {
+  if (r.kind === 'string') {
+    if (typeof value !== 'string') throw argType(r.name, 'a string', value)
+    return value
+  }
+  if (typeof value === 'string') return value
+  const m = value as Membership | null
+  if (typeof m !== 'object' || m === null || typeof m.multiaddr !== 'string') {
+    throw argType(r.name, 'a group address or { multiaddr, interface? }', value)
+  }
+  if (m.interface === undefined) return m.multiaddr
+  if (typeof m.interface !== 'string' && typeof m.interface !== 'number') {
+    throw argType(`${r.name}.interface`, 'an address or an interface index', m.interface)
+  }
+  return `${m.multiaddr}|${m.interface}`
+}
+
+/** Validates and encodes a numeric value for the native setter. */
 function encode(r: Row & { name: string }, value: unknown): number {
   switch (r.kind) {
     case 'boolean':
@@ -66,13 +102,20 @@ function decode(kind: string, v: number): OptionValue {
 export function setopt(id: number, name: unknown, value: unknown): void {
   const r = row(name)
   if (!r.settable) throw argType('name', 'a settable option', `${r.name} (read-only)`)
-  const e = native.setopt(id, r.name, encode(r, value))
+  const text = r.kind === 'string' || r.kind === 'membership'
+  const e = text ? native.setoptText(id, r.name, encodeText(r, value)) : native.setopt(id, r.name, encode(r, value))
   if (e < 0) throw errnoException(-e, 'setsockopt')
 }
 
 /** `getsockopt` on socket `id`. */
 export function getopt(id: number, name: unknown): OptionValue {
   const r = row(name)
+  if (!r.readable) throw argType('name', 'a readable option', `${r.name} (write-only)`)
+  if (r.kind === 'string') {
+    const t = native.getoptText(id, r.name)
+    if (t.errno !== 0) throw errnoException(t.errno, 'getsockopt')
+    return t.value
+  }
   const v = native.getopt(id, r.name)
   if (v.errno !== 0) throw errnoException(v.errno, 'getsockopt')
   return decode(r.kind, v.value)

@@ -10,6 +10,7 @@
 //! `so_keepalive` keeps its value.
 
 use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -26,6 +27,11 @@ pub enum OptionKind {
   Seconds,
   /// Seconds to linger on close, or `false` for the default (no linger).
   Linger,
+  /// Text: a device or algorithm name, an IPv4 address.
+  Text,
+  /// A multicast group to join or leave: `"group"` or `"group|interface"` (an IPv4 address, or
+  /// an interface index for IPv6). Set-only.
+  Membership,
 }
 
 impl OptionKind {
@@ -36,12 +42,16 @@ impl OptionKind {
       OptionKind::Int => "integer",
       OptionKind::Seconds => "seconds",
       OptionKind::Linger => "linger",
+      OptionKind::Text => "string",
+      OptionKind::Membership => "membership",
     }
   }
 }
 
 type Getter = fn(&Socket) -> io::Result<f64>;
 type Setter = fn(&Socket, f64) -> io::Result<()>;
+type TextGetter = fn(&Socket) -> io::Result<String>;
+type TextSetter = fn(&Socket, &str) -> io::Result<()>;
 
 /// One row of the option table.
 #[derive(Debug, Clone, Copy)]
@@ -56,6 +66,10 @@ pub struct SockOpt {
   pub get: Option<Getter>,
   /// `None` when read-only or absent on this platform.
   pub set: Option<Setter>,
+  /// The getter of a text-valued option.
+  pub get_text: Option<TextGetter>,
+  /// The setter of a text-valued option.
+  pub set_text: Option<TextSetter>,
   /// Whether the option exists on this platform.
   pub supported: bool,
 }
@@ -71,8 +85,13 @@ macro_rules! row {
       platforms: $plat,
       get: Some($get),
       set: $set,
+      get_text: None,
+      set_text: None,
       supported: true,
     });
+    row!(@absent $t, $cfg, $plat, $name, $kind);
+  };
+  (@absent $t:ident, $cfg:meta, $plat:literal, $name:literal, $kind:ident) => {
     #[cfg(not($cfg))]
     $t.push(SockOpt {
       name: $name,
@@ -80,8 +99,28 @@ macro_rules! row {
       platforms: $plat,
       get: None,
       set: None,
+      get_text: None,
+      set_text: None,
       supported: false,
     });
+  };
+}
+
+/// A text-valued row: like `row!`, with optional text getter and setter.
+macro_rules! text_row {
+  ($t:ident, $cfg:meta, $plat:literal, $name:literal, $kind:ident, $get:expr, $set:expr) => {
+    #[cfg($cfg)]
+    $t.push(SockOpt {
+      name: $name,
+      kind: OptionKind::$kind,
+      platforms: $plat,
+      get: None,
+      set: None,
+      get_text: $get,
+      set_text: Some($set),
+      supported: true,
+    });
+    row!(@absent $t, $cfg, $plat, $name, $kind);
   };
 }
 
@@ -113,6 +152,41 @@ fn keepalive_knob(s: &Socket, k: socket2::TcpKeepalive) -> io::Result<()> {
   Ok(())
 }
 
+fn einval() -> io::Error {
+  io::Error::from_raw_os_error(crate::error::EINVAL)
+}
+
+fn ipv4(v: &str) -> io::Result<Ipv4Addr> {
+  v.trim().parse().map_err(|_| einval())
+}
+
+/// Splits a membership value, `"group"` or `"group|interface"`.
+fn membership(v: &str) -> (&str, Option<&str>) {
+  match v.split_once('|') {
+    Some((g, i)) => (g, Some(i)),
+    None => (v, None),
+  }
+}
+
+fn v4_group(v: &str) -> io::Result<(Ipv4Addr, Ipv4Addr)> {
+  let (g, i) = membership(v);
+  Ok((ipv4(g)?, i.map_or(Ok(Ipv4Addr::UNSPECIFIED), ipv4)?))
+}
+
+fn v6_group(v: &str) -> io::Result<(Ipv6Addr, u32)> {
+  let (g, i) = membership(v);
+  let group = g.trim().parse().map_err(|_| einval())?;
+  let index = i.map_or(Ok(0), |i| i.trim().parse().map_err(|_| einval()))?;
+  Ok((group, index))
+}
+
+/// A C string option's bytes (up to the first NUL) as text.
+#[allow(dead_code)] // only the platforms with text options use it
+fn text(b: Vec<u8>) -> String {
+  let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+  String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
 fn uint(v: f64) -> u32 {
   // JavaScript validated the range; saturate rather than wrap if it did not.
   v.clamp(0.0, u32::MAX as f64) as u32
@@ -122,6 +196,10 @@ fn uint(v: f64) -> u32 {
 // row, which a vec![] literal cannot express.
 #[allow(unused_imports, clippy::vec_init_then_push)]
 fn build() -> Vec<SockOpt> {
+  #[cfg(any(target_os = "linux", target_os = "android"))]
+  use crate::sys::TCP_FASTOPEN;
+  #[cfg(unix)]
+  use crate::sys::{int, set_int, IPPROTO_TCP, SOL_SOCKET, SO_DONTROUTE, SO_RCVLOWAT, SO_SNDLOWAT};
   use socket2::TcpKeepalive;
   let mut t = Vec::new();
   // SOL_SOCKET
@@ -269,7 +347,79 @@ fn build() -> Vec<SockOpt> {
     |s| s.r#type().map(|t| i32::from(t) as f64),
     None
   );
+  row!(
+    t,
+    unix,
+    "Linux, macOS, BSD",
+    "so_dontroute",
+    Bool,
+    |s| int(s, SOL_SOCKET, SO_DONTROUTE).map(|v| b(v != 0)),
+    Some(|s, v| set_int(s, SOL_SOCKET, SO_DONTROUTE, v as i32))
+  );
+  row!(
+    t,
+    unix,
+    "Linux, macOS, BSD",
+    "so_rcvlowat",
+    Int,
+    |s| int(s, SOL_SOCKET, SO_RCVLOWAT).map(f64::from),
+    Some(|s, v| set_int(s, SOL_SOCKET, SO_RCVLOWAT, uint(v) as i32))
+  );
+  row!(
+    t,
+    unix,
+    "Linux (read-only), macOS, BSD",
+    "so_sndlowat",
+    Int,
+    |s| int(s, SOL_SOCKET, SO_SNDLOWAT).map(f64::from),
+    Some(|s, v| set_int(s, SOL_SOCKET, SO_SNDLOWAT, uint(v) as i32))
+  );
+  text_row!(
+    t,
+    any(target_os = "linux", target_os = "android"),
+    "Linux",
+    "so_bindtodevice",
+    Text,
+    Some(|s| s.device().map(|d| d.map(text).unwrap_or_default())),
+    |s, v| s.bind_device((!v.is_empty()).then_some(v.as_bytes()))
+  );
   // IPPROTO_IP
+  text_row!(
+    t,
+    all(),
+    "all",
+    "ip_add_membership",
+    Membership,
+    None,
+    |s, v| v4_group(v).and_then(|(g, i)| s.join_multicast_v4(&g, &i))
+  );
+  text_row!(
+    t,
+    all(),
+    "all",
+    "ip_drop_membership",
+    Membership,
+    None,
+    |s, v| v4_group(v).and_then(|(g, i)| s.leave_multicast_v4(&g, &i))
+  );
+  row!(
+    t,
+    not(any(target_os = "redox", target_os = "fuchsia")),
+    "all",
+    "ip_hdrincl",
+    Bool,
+    |s| s.header_included_v4().map(b),
+    Some(|s, v| s.set_header_included_v4(v != 0.0))
+  );
+  text_row!(
+    t,
+    all(),
+    "all",
+    "ip_multicast_if",
+    Text,
+    Some(|s| s.multicast_if_v4().map(|a| a.to_string())),
+    |s, v| ipv4(v).and_then(|a| s.set_multicast_if_v4(&a))
+  );
   row!(
     t,
     all(),
@@ -312,6 +462,33 @@ fn build() -> Vec<SockOpt> {
     Some(|s, v| s.set_ttl_v4(uint(v)))
   );
   // IPPROTO_IPV6
+  text_row!(
+    t,
+    all(),
+    "all",
+    "ipv6_join_group",
+    Membership,
+    None,
+    |s, v| v6_group(v).and_then(|(g, i)| s.join_multicast_v6(&g, i))
+  );
+  text_row!(
+    t,
+    all(),
+    "all",
+    "ipv6_leave_group",
+    Membership,
+    None,
+    |s, v| v6_group(v).and_then(|(g, i)| s.leave_multicast_v6(&g, i))
+  );
+  row!(
+    t,
+    all(),
+    "all",
+    "ipv6_multicast_if",
+    Int,
+    |s| s.multicast_if_v6().map(f64::from),
+    Some(|s, v| s.set_multicast_if_v6(uint(v)))
+  );
   row!(
     t,
     all(),
@@ -349,6 +526,28 @@ fn build() -> Vec<SockOpt> {
     Some(|s, v| s.set_only_v6(v != 0.0))
   );
   // IPPROTO_TCP
+  text_row!(
+    t,
+    any(
+      target_os = "linux",
+      target_os = "android",
+      target_os = "freebsd"
+    ),
+    "Linux, FreeBSD",
+    "tcp_congestion",
+    Text,
+    Some(|s| s.tcp_congestion().map(text)),
+    |s, v| s.set_tcp_congestion(v.as_bytes())
+  );
+  row!(
+    t,
+    any(target_os = "linux", target_os = "android"),
+    "Linux",
+    "tcp_fastopen",
+    Int,
+    |s| int(s, IPPROTO_TCP, TCP_FASTOPEN).map(f64::from),
+    Some(|s, v| set_int(s, IPPROTO_TCP, TCP_FASTOPEN, uint(v) as i32))
+  );
   row!(
     t,
     any(target_os = "linux", target_os = "android"),
@@ -450,7 +649,7 @@ mod tests {
   fn every_settable_option_reads_back() {
     let v4 = open(Kind::Tcp, Family::Inet, 0).unwrap();
     let v6 = open(Kind::Tcp, Family::Inet6, 0).unwrap();
-    for o in table().iter().filter(|o| o.supported) {
+    for o in table().iter().filter(|o| o.get.is_some()) {
       let s = if o.name.starts_with("ipv6_") {
         &v6
       } else {
@@ -463,7 +662,7 @@ mod tests {
           OptionKind::Bool => 1.0 - before,
           OptionKind::Linger => 3.0,
           OptionKind::Seconds => 5.0,
-          OptionKind::Int => before,
+          _ => before,
         };
         // Options of another family (ipv6_* on an inet socket) may refuse: only check ours.
         // Linux doubles buffer sizes and clamps the segment size, so those only grow.
@@ -481,6 +680,29 @@ mod tests {
         }
       }
     }
+  }
+
+  #[test]
+  fn text_options_read_back() {
+    let u = open(Kind::Udp, Family::Inet, 0).unwrap();
+    let o = find("ip_multicast_if").unwrap();
+    (o.set_text.unwrap())(&u, "127.0.0.1").unwrap();
+    assert_eq!((o.get_text.unwrap())(&u).unwrap(), "127.0.0.1");
+    assert!((o.set_text.unwrap())(&u, "not an address").is_err());
+    let join = find("ip_add_membership").unwrap().set_text.unwrap();
+    join(&u, "224.0.0.251|127.0.0.1").unwrap();
+    (find("ip_drop_membership").unwrap().set_text.unwrap())(&u, "224.0.0.251|127.0.0.1").unwrap();
+  }
+
+  #[cfg(target_os = "linux")]
+  #[test]
+  fn congestion_algorithm_reads_back() {
+    let s = open(Kind::Tcp, Family::Inet, 0).unwrap();
+    let o = find("tcp_congestion").unwrap();
+    let algo = (o.get_text.unwrap())(&s).unwrap();
+    assert!(!algo.is_empty());
+    (o.set_text.unwrap())(&s, &algo).unwrap();
+    assert_eq!((o.get_text.unwrap())(&s).unwrap(), algo);
   }
 
   #[test]

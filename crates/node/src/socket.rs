@@ -236,6 +236,7 @@ pub struct OptionRow {
   pub platforms: String,
   pub supported: bool,
   pub settable: bool,
+  pub readable: bool,
 }
 
 /// The option table.
@@ -248,7 +249,8 @@ pub fn option_table() -> Vec<OptionRow> {
       kind: o.kind.name().into(),
       platforms: o.platforms.into(),
       supported: o.supported,
-      settable: o.set.is_some(),
+      settable: o.set.is_some() || o.set_text.is_some(),
+      readable: o.get.is_some() || o.get_text.is_some(),
     })
     .collect()
 }
@@ -260,6 +262,41 @@ pub fn setopt(id: u32, name: String, value: f64) -> i32 {
     return einval();
   };
   on_socket(id, |s| io_ret(set(s, value)))
+}
+
+/// Sets a text-valued option (device or algorithm name, address, multicast membership).
+#[napi(js_name = "setoptText")]
+pub fn setopt_text(id: u32, name: String, value: String) -> i32 {
+  let Some(set) = options::find(&name).and_then(|o| o.set_text) else {
+    return einval();
+  };
+  on_socket(id, |s| io_ret(set(s, &value)))
+}
+
+/// A text option's value, or `errno` on failure.
+#[napi(object)]
+pub struct OptText {
+  pub value: String,
+  pub errno: i32,
+}
+
+/// Reads a text-valued option.
+#[napi(js_name = "getoptText")]
+pub fn getopt_text(id: u32, name: String) -> OptText {
+  let mut out = OptText {
+    value: String::new(),
+    errno: -einval(),
+  };
+  if let Some(get) = options::find(&name).and_then(|o| o.get_text) {
+    out.errno = -on_socket(id, |s| match get(s) {
+      Ok(v) => {
+        out.value = v;
+        0
+      }
+      Err(e) => -error::errno_of(&e),
+    });
+  }
+  out
 }
 
 /// An option's value, or `errno` on failure.

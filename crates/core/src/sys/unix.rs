@@ -82,6 +82,56 @@ pub fn configure(s: &Socket) -> io::Result<()> {
   s.set_nonblocking(true)
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use libc::TCP_FASTOPEN;
+pub use libc::{IPPROTO_TCP, SOL_SOCKET, SO_DONTROUTE, SO_RCVLOWAT, SO_SNDLOWAT};
+
+/// `getsockopt` of an `int` option the socket2 crate has no method for.
+pub fn int(s: &Socket, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
+  let mut v: libc::c_int = 0;
+  let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+  // SAFETY: `v` and `len` are live locals of the sizes the call is told; the fd is open for the
+  // borrow of `s`.
+  let r = unsafe {
+    libc::getsockopt(
+      s.as_raw_fd(),
+      level,
+      name,
+      (&mut v as *mut libc::c_int).cast(),
+      &mut len,
+    )
+  };
+  if r < 0 {
+    return Err(io::Error::last_os_error());
+  }
+  Ok(v)
+}
+
+/// `setsockopt` of an `int` option the socket2 crate has no method for.
+pub fn set_int(
+  s: &Socket,
+  level: libc::c_int,
+  name: libc::c_int,
+  v: libc::c_int,
+) -> io::Result<()> {
+  let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+  // SAFETY: `v` is a live local of the size the call is told; the fd is open for the borrow of
+  // `s`.
+  let r = unsafe {
+    libc::setsockopt(
+      s.as_raw_fd(),
+      level,
+      name,
+      (&v as *const libc::c_int).cast(),
+      len,
+    )
+  };
+  if r < 0 {
+    return Err(io::Error::last_os_error());
+  }
+  Ok(())
+}
+
 /// What a registered socket must keep: nothing on Unix, where the fd is the registration.
 #[derive(Debug)]
 pub struct Registration;
