@@ -25,6 +25,7 @@ use napi_derive::napi;
 use socket2_core::Poller;
 
 use crate::wake_thread::ThreadWake;
+#[cfg(unix)]
 use crate::wake_uv::UvWake;
 
 /// Control array slots shared with JavaScript.
@@ -64,6 +65,7 @@ pub struct Reactor {
 /// Where events come from.
 enum Wake {
   /// The loop polls the poller's fd.
+  #[cfg(unix)]
   Uv(UvWake),
   /// A thread polls and wakes the loop.
   Thread(ThreadWake),
@@ -149,6 +151,7 @@ pub fn init(
   let mut poller = Poller::new(EVENT_CAPACITY.min(ev_len / 2))
     .map_err(|e| Error::new(Status::GenericFailure, format!("poller: {e}")))?;
   let wake = match mode.as_str() {
+    #[cfg(unix)]
     "uv" => Wake::Uv(UvWake::start(&env, &poller)?),
     "thread" => Wake::Thread(ThreadWake::start(raw, &mut poller)?),
     _ => {
@@ -222,6 +225,7 @@ impl Reactor {
   pub fn set_ref(&mut self, want: bool) {
     if want != self.refed {
       match &self.wake {
+        #[cfg(unix)]
         Wake::Uv(w) => w.set_ref(want),
         Wake::Thread(w) => w.set_ref(self.env, want),
       }
@@ -236,6 +240,7 @@ impl Reactor {
     // and no JavaScript runs while this slice exists.
     let out = unsafe { std::slice::from_raw_parts_mut(self.events, self.events_len) };
     match &self.wake {
+      #[cfg(unix)]
       Wake::Uv(w) => w.drain(&mut self.poller, out),
       Wake::Thread(w) => w.drain(&mut self.poller, out),
     }
@@ -320,6 +325,7 @@ fn teardown() {
     return;
   };
   match r.wake {
+    #[cfg(unix)]
     Wake::Uv(w) => w.stop(),
     Wake::Thread(w) => w.stop(),
   }

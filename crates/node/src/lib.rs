@@ -9,6 +9,9 @@
 mod addr;
 mod env;
 mod socket;
+// libuv's uv_poll takes fds: Windows (IOCP) has none to give it, so it uses the thread.
+#[cfg(unix)]
 mod uv;
 mod wake_thread;
+#[cfg(unix)]
 mod wake_uv;

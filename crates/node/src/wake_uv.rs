@@ -1,6 +1,6 @@
 //! Wake source for Linux and macOS on Node: one `uv_poll_t` on the environment's loop watching
 //! the poller's epoll/kqueue fd (libuv supports polling either). No thread, no hop: the callback
-//! drains the poller itself.
+//! drains the poller itself. Unix only: compiled out on Windows.
 
 use std::os::raw::{c_int, c_void};
 use std::time::Duration;
@@ -17,18 +17,9 @@ pub struct UvWake {
   handle: *mut c_void,
 }
 
-#[cfg(unix)]
 fn poller_fd(p: &Poller) -> Result<c_int> {
   p.fd()
     .ok_or_else(|| Error::new(Status::GenericFailure, "poller has no fd"))
-}
-
-#[cfg(not(unix))]
-fn poller_fd(_p: &Poller) -> Result<c_int> {
-  Err(Error::new(
-    Status::GenericFailure,
-    "this platform's poller cannot be watched by the event loop: use the thread mode",
-  ))
 }
 
 extern "C" fn on_poll(_handle: *mut c_void, _status: c_int, _events: c_int) {
