@@ -20,13 +20,16 @@ import {
   stop,
   tcp,
   Thread,
+  udp,
   type AddrFlag,
   type AddressLike,
   type Family,
   type OptionValue,
   type Protocol,
   type SocketType,
+  type Membership,
   type Tcp,
+  type Udp,
 } from 'socket2'
 import { within } from './util.ts'
 
@@ -204,5 +207,29 @@ test('misuse the types reject also throws at run time', async (t) => {
     t.is(typeof wrong, 'number')
   } finally {
     c.close()
+  }
+})
+
+test('datagram sockets as users write them, with explicit types', async (t) => {
+  const a: Udp = udp()
+  const b: Udp = udp('inet')
+  try {
+    const bound: Promise<void> = a.bind('127.0.0.1', 0)
+    await bound
+    const to: Address = a.localAddr()
+    const sent: number = await b.send('ping', undefined, to)
+    const buf = new Uint8Array(64)
+    const [n, from]: [number, Address] = await within(a.recv(buf, undefined, clock() + 5))
+    t.is(n, sent)
+    const replied: number = await a.send(buf, n, from.address, from.port)
+    t.is(replied, n)
+    const group: Membership = { multiaddr: '224.0.0.251', interface: '127.0.0.1' }
+    const v: OptionValue = group
+    t.truthy(v)
+    // @ts-expect-error the data must be a string or a Uint8Array
+    t.throws(() => b.send(42, undefined, to), ARG)
+  } finally {
+    a.close()
+    b.close()
   }
 })
