@@ -1,121 +1,115 @@
-// npm run bench [-- --quick]: each workload with socket2 and with node:net in the same process
-// and the same run, in interleaved rounds; prints medians and the socket2/node ratio.
-import { createServer, connect, type Socket as NetSocket } from 'node:net'
-import { clock, newthread, tcp, type Tcp } from 'socket2'
+// npm run bench [-- --quick]: every workload with socket2, with node:net / node:dgram, and with a
+// C epoll program (the practical limit), client and server in one process, in interleaved
+// rounds. Prints the medians as a table and writes them to bench/results.json.
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { nodeBulk, socket2Bulk } from './bulk'
+import { c } from './c'
+import { nodeChurn, socket2Churn } from './churn'
+import { type Impl, interleave, now, pick, printTable, quick, type Row, row, SECONDS, Unavailable } from './harness'
+import { idle } from './idle'
+import { nodeLookups, socket2Lookups } from './lookup'
+import { nodePingPong, socket2PingPong } from './pingpong'
+import { nodeUdp, socket2Udp } from './udp'
 
-const quick = process.argv.includes('--quick')
-const ROUNDS = quick ? 3 : 5
-const SECONDS = quick ? 1 : 2
-const MSG = 64
+const IN_FLIGHT = 32
+const IDLE_PAIRS = 9000
+/** Each idle round starts three processes and opens 27,000 connections: fewer rounds. */
+const IDLE_ROUNDS = quick ? 1 : 3
 
-interface Row {
-  workload: string
-  socket2: number
-  node: number
-  ratio: number
-  unit: string
+const started = now()
+
+/** Runs one workload's implementations in interleaved rounds; logs progress to stderr. */
+async function measure<K extends string>(name: string, impls: Record<K, Impl>, rounds?: number) {
+  const r = await interleave(impls, rounds)
+  console.error(`[${(now() - started).toFixed(0)} s] ${name}`)
+  return r
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[s.length >> 1]!
-}
-
-/** socket2: `conns` connections, each a client thread and a server thread ping-ponging 64 B. */
-async function pingPongSocket2(conns: number, seconds: number): Promise<number> {
-  const server = tcp()
-  await server.listen('127.0.0.1', 0)
-  const end = clock() + seconds
-  let trips = 0
-  const threads = []
-  for (let i = 0; i < conns; i++) {
-    const c = tcp()
-    const [[s]] = await Promise.all([server.accept(), c.connect(server.localAddr())])
-    for (const x of [c, s]) x.setopt('tcp_nodelay', true)
-    threads.push(
-      newthread(async (sock: Tcp) => {
-        const buf = new Uint8Array(MSG)
-        for (;;) {
-          let got = 0
-          while (got < MSG) {
-            const n = await sock.recv(buf, MSG - got)
-            if (n === 0) return sock.close()
-            got += n
-          }
-          await sock.send(buf)
-        }
-      }, s).done,
-      newthread(async (sock: Tcp) => {
-        const buf = new Uint8Array(MSG)
-        while (clock() < end) {
-          await sock.send(buf)
-          let got = 0
-          while (got < MSG) got += await sock.recv(buf, MSG - got)
-          trips++
-        }
-        sock.close()
-      }, c).done,
-    )
-  }
-  await Promise.all(threads)
-  server.close()
-  return trips / seconds
-}
-
-/** node:net: the same, written the way a Node developer would (echo in 'data'). */
-function pingPongNode(conns: number, seconds: number): Promise<number> {
-  return new Promise((resolve) => {
-    const msg = Buffer.alloc(MSG)
-    const server = createServer((s) => {
-      s.setNoDelay(true)
-      s.on('data', (d) => s.write(d))
-      s.on('error', () => {})
-    })
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      const end = clock() + seconds
-      let trips = 0
-      let open = conns
-      for (let i = 0; i < conns; i++) {
-        const c: NetSocket = connect(port, '127.0.0.1', () => {
-          c.setNoDelay(true)
-          c.write(msg)
-        })
-        let got = 0
-        c.on('data', (d) => {
-          got += d.length
-          if (got < MSG) return
-          got -= MSG
-          trips++
-          if (clock() < end) c.write(msg)
-          else c.end()
-        })
-        c.on('close', () => {
-          if (--open === 0) server.close(() => resolve(trips / seconds))
-        })
-      }
-    })
-  })
-}
-
-async function compare(workload: string, unit: string, a: () => Promise<number>, b: () => Promise<number>): Promise<Row> {
-  const xs: number[] = []
-  const ys: number[] = []
-  for (let r = 0; r < ROUNDS; r++) {
-    xs.push(await a())
-    ys.push(await b())
-  }
-  const row = { workload, socket2: median(xs), node: median(ys), ratio: median(xs) / median(ys), unit }
-  console.log(
-    `${workload.padEnd(34)} ${row.socket2.toFixed(0).padStart(10)} ${row.node.toFixed(0).padStart(10)} ${row.ratio.toFixed(2).padStart(8)}  ${unit}`,
-  )
-  return row
+/** A row from the medians of socket2, node and C (metric `i` of each). */
+function compare(
+  workload: string,
+  unit: string,
+  target: string,
+  r: Record<'socket2' | 'node' | 'c', number[] | Unavailable>,
+  i = 0,
+): Row {
+  return row(workload, unit, target, pick(workload, 'socket2', r.socket2, i), pick(workload, 'node', r.node, i), pick(workload, 'C', r.c, i))
 }
 
 async function main(): Promise<void> {
-  console.log(`${'workload'.padEnd(34)} ${'socket2'.padStart(10)} ${'node'.padStart(10)} ${'ratio'.padStart(8)}  unit`)
-  await compare('TCP ping-pong 64 B, 1 connection', 'round trips/s', () => pingPongSocket2(1, SECONDS), () => pingPongNode(1, SECONDS))
-  await compare('TCP ping-pong 64 B, 32 connections', 'round trips/s', () => pingPongSocket2(32, SECONDS), () => pingPongNode(32, SECONDS))
+  const rows: Row[] = []
+
+  const pp1Name = 'TCP ping-pong 64 B, 1 connection'
+  const pp1 = await measure(pp1Name, {
+    socket2: () => socket2PingPong(1, SECONDS),
+    node: () => nodePingPong(1, SECONDS),
+    c: c('pingpong', 1, SECONDS),
+  })
+  rows.push(compare(pp1Name, 'round trips/s', '>= 1.25x node', pp1))
+
+  const pp32Name = `TCP ping-pong 64 B, ${IN_FLIGHT} connections`
+  const pp32 = await measure(pp32Name, {
+    socket2: () => socket2PingPong(IN_FLIGHT, SECONDS),
+    node: () => nodePingPong(IN_FLIGHT, SECONDS),
+    c: c('pingpong', IN_FLIGHT, SECONDS),
+  })
+  rows.push(compare(pp32Name, 'round trips/s', '>= 1.4x node', pp32))
+
+  // One set of runs, two rows: node's two ways of reading against the same socket2 and C.
+  const bulkName = 'TCP bulk, 64 KiB sends, 1 connection'
+  const bulk = await measure(bulkName, {
+    socket2: () => socket2Bulk(SECONDS),
+    data: () => nodeBulk(SECONDS, 'data'),
+    onread: () => nodeBulk(SECONDS, 'onread'),
+    c: c('bulk', SECONDS),
+  })
+  rows.push(compare(`${bulkName} (node 'data')`, 'MB/s', '>= 1.5x node, >= 0.8x C', { ...bulk, node: bulk.data }))
+  rows.push(compare(`${bulkName} (node onread)`, 'MB/s', '>= 1.0x node, >= 0.8x C', { ...bulk, node: bulk.onread }))
+
+  const churnName = `connect + accept + 1 exchange + close, ${IN_FLIGHT} in flight`
+  const churn = await measure(churnName, {
+    socket2: () => socket2Churn(IN_FLIGHT, SECONDS),
+    node: () => nodeChurn(IN_FLIGHT, SECONDS),
+    c: c('churn', IN_FLIGHT, SECONDS),
+  })
+  rows.push(compare(churnName, 'connections/s', '>= 1.1x node', churn))
+
+  const udpName = 'UDP ping-pong 64 B'
+  const udp = await measure(udpName, {
+    socket2: socket2Udp(SECONDS),
+    node: () => nodeUdp(SECONDS),
+    c: c('udp', SECONDS),
+  })
+  rows.push(compare(udpName, 'round trips/s', '>= 1.5x node', udp))
+
+  const idleName = `${IDLE_PAIRS} idle connections, both ends in process (lower is better)`
+  const idles = await measure(
+    idleName,
+    { socket2: idle('socket2', IDLE_PAIRS), node: idle('node', IDLE_PAIRS), c: idle('c', IDLE_PAIRS) },
+    IDLE_ROUNDS,
+  )
+  rows.push(compare(idleName, 'KiB RSS per connection', '<= 0.3x node', idles))
+
+  // From the 1-connection ping-pong runs above: their second number.
+  rows.push(compare('CPU per round trip, 1-connection ping-pong (lower is better)', 'CPU µs', '<= 0.8x node', pp1, 1))
+
+  for (const [host, kind] of [
+    ['localhost', 'name'],
+    ['127.0.0.1', 'numeric'],
+  ] as const) {
+    const name = `addr('${host}') vs dns.lookup (${kind}), 16 in flight`
+    const r = await measure(name, {
+      socket2: () => socket2Lookups(host, SECONDS),
+      node: () => nodeLookups(host, SECONDS),
+      c: new Unavailable('no C baseline: a lookup is not a socket workload'),
+    })
+    rows.push(compare(name, 'lookups/s', '>= 1.0x node', r))
+  }
+
+  console.error(`[${(now() - started).toFixed(0)} s] done`)
+  printTable(rows)
+  writeFileSync(join(__dirname, 'results.json'), JSON.stringify(rows, null, 2) + '\n')
 }
 
 main().catch((e) => {

@@ -1,0 +1,34 @@
+/**
+ * Idle connections: RSS per connection, each library in a child process of its own
+ * (idle-child.ts; the C program's `idle` mode). Both ends are in the child, so every
+ * connection takes two fds: the child's shell raises the soft fd limit to the hard one.
+ */
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
+import { cBinary, cMissing } from './c'
+import { type Impl, Unavailable } from './harness'
+
+/** Runs `cmd args` with the soft fd limit raised to the hard limit; the number it prints. */
+function withFds(cmd: string, args: string[]): number[] {
+  const out = execFileSync('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', cmd, ...args], {
+    cwd: join(__dirname, '..'),
+    encoding: 'utf8',
+  })
+  return [Number(out.trim())]
+}
+
+/** Descriptors the child needs besides the connections' (listener, stdio, node's own). */
+const SPARE_FDS = 100
+
+function fdShortage(pairs: number): Unavailable | undefined {
+  const hard = execFileSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim()
+  if (hard === 'unlimited' || Number(hard) >= 2 * pairs + SPARE_FDS) return undefined
+  return new Unavailable(`${pairs} connections need ${2 * pairs + SPARE_FDS} fds; the hard limit is ${hard}`)
+}
+
+export function idle(lib: 'socket2' | 'node' | 'c', pairs: number): Impl {
+  const missing = fdShortage(pairs) ?? (lib === 'c' ? cMissing : undefined)
+  if (missing !== undefined) return missing
+  if (lib === 'c') return () => withFds(cBinary, ['idle', String(pairs)])
+  return () => withFds(process.execPath, ['--expose-gc', '--import', 'tsx', join(__dirname, 'idle-child.ts'), lib, String(pairs)])
+}
