@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs'
 import test, { type ExecutionContext } from 'ava'
-import { optionNames, type OptionValue, SocketError, type Tcp, tcp } from 'socket2'
+import { optionNames, type OptionValue, raw, type Socket, SocketError, type Tcp, tcp, udp } from 'socket2'
 import { listener, pair, within } from './util.ts'
 
 const badType = { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' }
@@ -122,26 +123,57 @@ test('options set on a listener are inherited by the sockets it accepts', async 
 // ---------------------------------------------------------------------------------------------
 // Every option of the table
 
+/** The index of the loopback interface (for ipv6_multicast_if and IPv6 memberships). */
+const loIndex = Number(readFileSync('/sys/class/net/lo/ifindex', 'utf8'))
+
+/** Whether this process may open raw sockets (ip_hdrincl needs one). */
+const privileged = ((): boolean => {
+  try {
+    raw().close()
+    return true
+  } catch {
+    return false
+  }
+})()
+
 /** Sensible values to set, by name; options not listed get one by their kind. */
 const sensible: Record<string, OptionValue> = {
+  so_bindtodevice: 'lo',
   so_mark: 7,
   so_priority: 3,
   so_rcvbuf: 65536,
+  so_rcvlowat: 16,
   so_sndbuf: 65536,
   so_rcvtimeo: 1.5,
   so_sndtimeo: 2.5, // a multiple of 4 ms: the kernel keeps jiffies
   so_linger: 7,
+  ip_multicast_if: '127.0.0.1',
   ip_multicast_ttl: 4,
   ip_tos: 0x10,
   ip_ttl: 42,
   ipv6_multicast_hops: 4,
+  ipv6_multicast_if: loIndex,
   ipv6_unicast_hops: 42,
+  tcp_congestion: 'reno', // always built in
+  tcp_fastopen: 5,
   tcp_keepcnt: 5,
   tcp_keepidle: 30,
   tcp_keepintvl: 10,
   tcp_maxseg: 1200,
+  tcp_notsent_lowat: 16384,
   tcp_user_timeout: 2.5,
 }
+
+/** The group each membership option joins or leaves (on loopback), and its join/leave pair. */
+const memberships: Record<string, { group: OptionValue; join: string; leave: string }> = {
+  ip_add_membership: { group: { multiaddr: '224.0.0.251', interface: '127.0.0.1' }, join: 'ip_add_membership', leave: 'ip_drop_membership' },
+  ip_drop_membership: { group: { multiaddr: '224.0.0.251', interface: '127.0.0.1' }, join: 'ip_add_membership', leave: 'ip_drop_membership' },
+  ipv6_join_group: { group: { multiaddr: 'ff02::fb', interface: loIndex }, join: 'ipv6_join_group', leave: 'ipv6_leave_group' },
+  ipv6_leave_group: { group: { multiaddr: 'ff02::fb', interface: loIndex }, join: 'ipv6_join_group', leave: 'ipv6_leave_group' },
+}
+
+/** Options the OS refuses to set on this platform although the table has a setter, with its error. */
+const refusedHere: Record<string, string> = process.platform === 'linux' ? { so_sndlowat: 'ENOPROTOOPT' } : {}
 
 /** Datagram-only options Linux refuses on a stream socket, with the error it gives. */
 const notForStream: Record<string, string> = {
@@ -158,24 +190,58 @@ function valueFor(name: string, kind: string, current: OptionValue): OptionValue
     case 'boolean':
       return !current
     case 'integer':
+    case 'string':
       return current // unknown meaning: setting the current value must still work
-    case 'seconds':
-      return 3
     default:
       return 3
   }
 }
 
-test('optionNames lists each option once with its kind, and tells which are supported and settable', (t) => {
+/**
+ * A fresh socket of the kind an option belongs to, closed when the test ends: tcp_* and so_* on
+ * TCP, ip_* on IPv4 UDP, ipv6_* on IPv6 UDP, ip_hdrincl on an IPv4 raw socket, memberships on
+ * a UDP socket bound to '*'. `undefined` when the kind needs a privilege this process lacks.
+ */
+async function socketFor(t: ExecutionContext, name: string): Promise<Socket | undefined> {
+  let s: Socket
+  if (name === 'ip_hdrincl') {
+    if (!privileged) return undefined
+    s = raw()
+  } else if (name.startsWith('ipv6_')) s = udp('inet6')
+  else if (name.startsWith('ip_')) s = udp('inet')
+  else s = tcp('inet')
+  t.teardown(() => s.close())
+  if (name in memberships) await within(s.bind('*', 0))
+  return s
+}
+
+function typeOfKind(kind: string, v: OptionValue): boolean {
+  switch (kind) {
+    case 'boolean':
+      return typeof v === 'boolean'
+    case 'linger':
+      return v === false || (typeof v === 'number' && v >= 0)
+    case 'string':
+      return typeof v === 'string'
+    default:
+      return typeof v === 'number' && v >= 0
+  }
+}
+
+test('optionNames lists each option once with its kind, and tells which are supported, settable and readable', (t) => {
   const names = optionNames()
   t.true(names.length > 0)
   t.is(new Set(names.map((o) => o.name)).size, names.length)
   for (const o of names) {
     t.regex(o.name, /^(so|ip|ipv6|tcp)_[a-z0-9_]+$/)
-    t.true(['boolean', 'integer', 'seconds', 'linger'].includes(o.kind), `${o.name}: kind ${o.kind}`)
+    t.true(['boolean', 'integer', 'seconds', 'linger', 'string', 'membership'].includes(o.kind), `${o.name}: kind ${o.kind}`)
     t.is(typeof o.platforms, 'string')
     t.is(typeof o.supported, 'boolean')
     t.is(typeof o.settable, 'boolean')
+    t.is(typeof o.readable, 'boolean')
+    // Memberships are set-only; everything else can be read.
+    t.is(o.readable, o.kind !== 'membership', o.name)
+    if (o.kind === 'membership') t.true(o.settable, o.name)
   }
   const byName = new Map(names.map((o) => [o.name, o]))
   for (const name of ['so_reuseaddr', 'so_keepalive', 'so_linger', 'so_rcvbuf', 'so_sndbuf', 'so_error', 'tcp_nodelay']) {
@@ -183,24 +249,58 @@ test('optionNames lists each option once with its kind, and tells which are supp
   }
   t.false(byName.get('so_error')?.settable)
   t.is(byName.get('so_linger')?.kind, 'linger')
+  for (const name of ['so_bindtodevice', 'tcp_congestion', 'ip_multicast_if']) t.is(byName.get(name)?.kind, 'string', name)
+  for (const name of ['ip_add_membership', 'ip_drop_membership', 'ipv6_join_group', 'ipv6_leave_group']) {
+    t.is(byName.get(name)?.kind, 'membership', name)
+  }
+  if (process.platform === 'linux') {
+    t.deepEqual(
+      names.filter((o) => !o.supported).map((o) => o.name),
+      [],
+      'every row exists on Linux',
+    )
+  }
 })
 
-test('every supported settable option of a TCP socket reads back the value set', (t) => {
+test('every supported settable option reads back the value set, on a socket of its kind', async (t) => {
   const checked: string[] = []
+  const refused: string[] = []
+  const skipped: string[] = []
   for (const o of optionNames()) {
     if (!o.supported || !o.settable) continue
-    const s = fresh(t, o.name.startsWith('ipv6_') ? 'inet6' : 'inet')
+    const s = await socketFor(t, o.name)
+    if (s === undefined) {
+      skipped.push(o.name)
+      continue
+    }
+    const m = memberships[o.name]
+    if (m !== undefined) {
+      // Set-only: the effect shows in what the kernel says to the same request repeated.
+      if (o.name === m.join) {
+        s.setopt(o.name, m.group)
+        t.throws(() => s.setopt(o.name, m.group), { instanceOf: SocketError, code: 'EADDRINUSE' }, `${o.name} twice`)
+      } else {
+        s.setopt(m.join, m.group)
+        s.setopt(o.name, m.group)
+        t.throws(() => s.setopt(o.name, m.group), { instanceOf: SocketError, code: 'EADDRNOTAVAIL' }, `${o.name} twice`)
+      }
+      checked.push(o.name)
+      continue
+    }
     const current = s.getopt(o.name)
-    t.is(typeof current, o.kind === 'boolean' ? 'boolean' : o.kind === 'linger' ? (current === false ? 'boolean' : 'number') : 'number', o.name)
+    t.true(typeOfKind(o.kind, current), `${o.name}: ${String(current)} is not a ${o.kind}`)
     const value = valueFor(o.name, o.kind, current)
     if (o.name === 'so_mark' && process.getuid?.() !== 0) {
       // Needs CAP_NET_ADMIN.
       t.throws(() => s.setopt(o.name, value), { instanceOf: SocketError, code: 'EPERM' }, o.name)
+      refused.push(o.name)
       continue
     }
-    const refused = notForStream[o.name]
-    if (refused !== undefined) {
-      t.throws(() => s.setopt(o.name, value), { instanceOf: SocketError, code: refused }, o.name)
+    const code = refusedHere[o.name]
+    if (code !== undefined) {
+      t.throws(() => s.setopt(o.name, value), { instanceOf: SocketError, code }, o.name)
+      t.is(s.getopt(o.name), current, `${o.name} changed although refused`)
+      refused.push(o.name)
       continue
     }
     s.setopt(o.name, value)
@@ -210,19 +310,48 @@ test('every supported settable option of a TCP socket reads back the value set',
     checked.push(o.name)
   }
   t.log(`checked ${checked.length}: ${checked.join(' ')}`)
-  for (const name of ['so_reuseaddr', 'so_keepalive', 'so_linger', 'so_rcvbuf', 'so_sndbuf', 'tcp_nodelay']) {
+  if (refused.length > 0) t.log(`refused by the OS here: ${refused.join(' ')}`)
+  if (skipped.length > 0) t.log(`skipped (needs privilege): ${skipped.join(' ')}`)
+  // Nothing settable was left out.
+  const settable = optionNames().filter((o) => o.supported && o.settable)
+  t.is(checked.length + refused.length + skipped.length, settable.length)
+  for (const name of ['so_reuseaddr', 'so_keepalive', 'so_linger', 'so_rcvbuf', 'so_sndbuf', 'tcp_nodelay', 'ip_add_membership', 'so_bindtodevice']) {
     t.true(checked.includes(name), name)
   }
 })
 
-test('every supported option can be read on a fresh socket of its family', (t) => {
+test('text options clear and switch: so_bindtodevice back to none, tcp_congestion between algorithms', (t) => {
+  const s = tcp()
+  t.teardown(() => s.close())
+  t.is(s.getopt('so_bindtodevice'), '')
+  s.setopt('so_bindtodevice', 'lo')
+  t.is(s.getopt('so_bindtodevice'), 'lo')
+  s.setopt('so_bindtodevice', '')
+  t.is(s.getopt('so_bindtodevice'), '')
+  const initial = s.getopt('tcp_congestion')
+  t.true(typeof initial === 'string' && initial.length > 0)
+  s.setopt('tcp_congestion', 'reno')
+  t.is(s.getopt('tcp_congestion'), 'reno')
+  s.setopt('tcp_congestion', initial)
+  t.is(s.getopt('tcp_congestion'), initial)
+})
+
+test('datagram-only options are refused on a stream socket with the OS error', (t) => {
+  for (const [name, code] of Object.entries(notForStream)) {
+    const s = fresh(t, name.startsWith('ipv6_') ? 'inet6' : 'inet')
+    t.throws(() => s.setopt(name, sensible[name]!), { instanceOf: SocketError, code }, name)
+  }
+  const s = fresh(t)
+  t.throws(() => s.setopt('ip_add_membership', '224.0.0.251'), { instanceOf: SocketError, code: 'EPROTO' })
+})
+
+test('every supported readable option can be read on a fresh socket of its kind', async (t) => {
   for (const o of optionNames()) {
-    if (!o.supported) continue
-    const s = fresh(t, o.name.startsWith('ipv6_') ? 'inet6' : 'inet')
+    if (!o.supported || !o.readable) continue
+    const s = await socketFor(t, o.name)
+    if (s === undefined) continue
     const v = s.getopt(o.name)
-    if (o.kind === 'boolean') t.is(typeof v, 'boolean', o.name)
-    else if (o.kind === 'linger') t.true(v === false || (typeof v === 'number' && v >= 0), o.name)
-    else t.true(typeof v === 'number' && v >= 0, `${o.name}: ${String(v)}`)
+    t.true(typeOfKind(o.kind, v), `${o.name}: ${String(v)} is not a ${o.kind}`)
   }
 })
 
@@ -276,6 +405,84 @@ test('a value of the wrong type throws TypeError ERR_INVALID_ARG_TYPE and change
   t.throws(() => s.setopt('so_linger', NaN), badType)
   t.is(s.getopt('so_reuseaddr'), false)
   t.is(s.getopt('so_linger'), false)
+})
+
+/** Values of the wrong type for each kind of option. */
+const wrongType: Record<string, unknown[]> = {
+  boolean: [1, 0, 'yes', null, undefined, {}],
+  integer: [true, 1.5, '1', NaN, null, undefined, {}],
+  seconds: [true, '1', NaN, null, undefined, {}],
+  linger: [true, '5', NaN, null, undefined],
+  string: [5, true, null, undefined, {}, ['lo']],
+  membership: [5, true, null, undefined, {}, ['224.0.0.251'], { multiaddr: 5 }, { interface: '127.0.0.1' }, { multiaddr: '224.0.0.251', interface: true }],
+}
+
+test('a value of the wrong type for its kind throws TypeError ERR_INVALID_ARG_TYPE for every settable option, and changes nothing', async (t) => {
+  const kinds = new Set<string>()
+  for (const o of optionNames()) {
+    if (!o.supported || !o.settable) continue
+    const bad = wrongType[o.kind]
+    t.truthy(bad, `no wrong values listed for kind ${o.kind}`)
+    const s = await socketFor(t, o.name)
+    if (s === undefined || bad === undefined) continue
+    kinds.add(o.kind)
+    const before = o.readable ? s.getopt(o.name) : undefined
+    for (const v of bad) t.throws(() => s.setopt(o.name, v as never), badType, `${o.name} = ${JSON.stringify(v)}`)
+    if (o.readable) t.deepEqual(s.getopt(o.name), before, o.name)
+  }
+  t.deepEqual([...kinds].sort(), ['boolean', 'integer', 'linger', 'membership', 'seconds', 'string'])
+})
+
+test('getopt of a write-only option (a membership) throws TypeError ERR_INVALID_ARG_TYPE', async (t) => {
+  const writeOnly = optionNames().filter((o) => o.supported && !o.readable)
+  t.deepEqual(writeOnly.map((o) => o.name).sort(), ['ip_add_membership', 'ip_drop_membership', 'ipv6_join_group', 'ipv6_leave_group'])
+  for (const o of writeOnly) {
+    const s = await socketFor(t, o.name)
+    t.throws(() => s!.getopt(o.name), badType, o.name)
+  }
+})
+
+test('a text value of the right type that the OS cannot use throws SocketError with its code', (t) => {
+  const s = fresh(t)
+  t.throws(() => s.setopt('so_bindtodevice', 'nosuchdev0'), { instanceOf: SocketError, code: 'ENODEV' })
+  t.throws(() => s.setopt('tcp_congestion', 'no-such-algorithm'), { instanceOf: SocketError, code: 'ENOENT' })
+  const u = udp()
+  t.teardown(() => u.close())
+  t.throws(() => u.setopt('ip_multicast_if', 'not an address'), { instanceOf: SocketError, code: 'EINVAL' })
+  t.throws(() => u.setopt('ip_multicast_if', '::1'), { instanceOf: SocketError, code: 'EINVAL' })
+  t.throws(() => u.setopt('ip_add_membership', 'not an address'), { instanceOf: SocketError, code: 'EINVAL' })
+  t.throws(() => u.setopt('ip_add_membership', '10.0.0.1'), { instanceOf: SocketError, code: 'EINVAL' }) // not a group
+  const u6 = udp('inet6')
+  t.teardown(() => u6.close())
+  t.throws(() => u6.setopt('ipv6_join_group', { multiaddr: 'ff02::fb', interface: 999999 }), { instanceOf: SocketError, code: 'ENODEV' })
+  t.throws(() => u6.setopt('ipv6_multicast_if', 999999), { instanceOf: SocketError, code: 'ENODEV' })
+})
+
+// Library bug: the membership interface is not checked against the option's family. README: "an
+// IPv4 address (ip_*) or an interface index (ipv6_*)". An index for ip_* and an interface name
+// for ipv6_* reach the native parser and fail as SocketError EINVAL, not as the TypeError that
+// the issue asks for wrongly typed values.
+test('a membership interface of the wrong type for its family throws TypeError', async (t) => {
+  const u = udp()
+  t.teardown(() => u.close())
+  await within(u.bind('*', 0))
+  t.throws(() => u.setopt('ip_add_membership', { multiaddr: '224.0.0.251', interface: 1 }), badType)
+  const u6 = udp('inet6')
+  t.teardown(() => u6.close())
+  await within(u6.bind('*', 0))
+  t.throws(() => u6.setopt('ipv6_join_group', { multiaddr: 'ff02::fb', interface: 'lo' }), badType)
+})
+
+test('an option absent on this platform throws SocketError ERR_SOCKET_OPTION_UNSUPPORTED naming its platforms', (t) => {
+  const s = fresh(t)
+  const absent = optionNames().filter((o) => !o.supported)
+  for (const o of absent) {
+    const e = t.throws(() => s.getopt(o.name), { instanceOf: SocketError, code: 'ERR_SOCKET_OPTION_UNSUPPORTED' }, o.name)
+    t.true(e?.message.includes(o.platforms), o.name)
+    t.throws(() => s.setopt(o.name, false), { instanceOf: SocketError, code: 'ERR_SOCKET_OPTION_UNSUPPORTED' }, o.name)
+  }
+  t.log(`${absent.length} option(s) absent on ${process.platform}`)
+  t.pass()
 })
 
 test('a value out of range throws RangeError ERR_OUT_OF_RANGE', (t) => {

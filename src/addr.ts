@@ -193,6 +193,10 @@ function query(
     throw argType('protocol', Object.keys(protocols).join(', '), protocol)
   }
   const v6 = family === 'inet6'
+  if (family === 'unix' && (typeof host !== 'string' || host === '' || host === '*')) {
+    // '*' and false name IP addresses; a unix socket needs its path spelled out.
+    throw argType('host', 'a socket path (or @name for an abstract socket)', host)
+  }
   let h: string | undefined
   if (host === undefined || host === null || host === '*') h = v6 ? '::' : '0.0.0.0'
   else if (host === false) h = v6 ? '::1' : '127.0.0.1'

@@ -5,12 +5,9 @@
 import native from './binding'
 import { Address, type AddressLike, resolveTarget } from './addr'
 import { constants } from 'node:os'
-import { errnoException, ownError, SocketError } from './errors'
+import { argType, errnoException, ownError, SocketError } from './errors'
 import { spend, WOULD_BLOCK } from './scheduler'
 import { checkExpires, nativeAddress, Socket, span } from './socket'
-
-/** The arguments of `send` after the data: `[maxlen,] target [, port] [, expires]`, or, on a connected socket, `[maxlen] [, expires]`. */
-type SendRest = [maxlen?: number, target?: AddressLike | string | false, port?: number | string, expires?: number]
 
 function isTarget(v: unknown): boolean {
   return typeof v === 'string' || v === false || (typeof v === 'object' && v !== null)
@@ -35,21 +32,31 @@ export class Datagram extends Socket {
   /**
    * Sends `data` (or its first `maxlen` bytes) as one datagram, never split:
    * `send(data, maxlen?, address | host, port?, expires?)`, or `send(data, maxlen?, expires?)` once
-   * connected. Resolves with the byte count.
+   * connected. Raw sockets need no port. Resolves with the byte count.
    */
-  send(data: string | Uint8Array, ...rest: SendRest): Promise<number> {
+  send(data: string | Uint8Array, target: AddressLike, expires?: number): Promise<number>
+  send(data: string | Uint8Array, host: string | false, port?: number | string, expires?: number): Promise<number>
+  send(data: string | Uint8Array, maxlen: number | undefined, target: AddressLike, expires?: number): Promise<number>
+  send(
+    data: string | Uint8Array,
+    maxlen: number | undefined,
+    host: string | false,
+    port?: number | string,
+    expires?: number,
+  ): Promise<number>
+  send(data: string | Uint8Array, maxlen?: number, expires?: number): Promise<number>
+  send(data: string | Uint8Array, ...args: unknown[]): Promise<number> {
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
-    const args: unknown[] = rest
+    // The call forms above, told apart by where the address (a string, false or an object) sits.
     const at = args.findIndex(isTarget)
-    const maxlen = at > 0 || (at < 0 && args.length > 0) ? args[0] : undefined
-    let target: unknown
-    let port: unknown
-    let expires: unknown
-    if (at < 0) expires = args[1]
-    else {
-      target = args[at]
-      if (typeof target === 'object') expires = args[at + 1]
-      else [port, expires] = [args[at + 1], args[at + 2]]
+    if (at > 1) throw argType('maxlen', 'a number or undefined', args[0])
+    const maxlen = at === 0 ? undefined : args[0]
+    const target = at < 0 ? undefined : args[at]
+    const port = typeof target === 'string' || target === false ? args[at + 1] : undefined
+    const rest = at < 0 ? 1 : typeof target === 'object' ? at + 1 : at + 2
+    const expires = args[rest]
+    if (args.length > rest + 1 && args.slice(rest + 1).some((a) => a !== undefined)) {
+      throw argType('expires', 'the last argument', args[rest + 1])
     }
     const len = span(buf, maxlen, 'data')
     const deadline = checkExpires(expires)

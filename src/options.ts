@@ -64,8 +64,13 @@ function encodeText(r: Row & { name: string }, value: unknown): string {
     throw argType(r.name, 'a group address or { multiaddr, interface? }', value)
   }
   if (m.interface === undefined) return m.multiaddr
-  if (typeof m.interface !== 'string' && typeof m.interface !== 'number') {
-    throw argType(`${r.name}.interface`, 'an address or an interface index', m.interface)
+  // IPv4 names the interface by its address, IPv6 by its index.
+  if (r.name.startsWith('ipv6_')) {
+    if (typeof m.interface !== 'number' || !Number.isInteger(m.interface) || m.interface < 0) {
+      throw argType(`${r.name}.interface`, 'an interface index (a non-negative integer)', m.interface)
+    }
+  } else if (typeof m.interface !== 'string') {
+    throw argType(`${r.name}.interface`, "the interface's IPv4 address", m.interface)
   }
   return `${m.multiaddr}|${m.interface}`
 }

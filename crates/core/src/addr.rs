@@ -81,7 +81,12 @@ pub fn lookup(
     socktype: hints.socktype,
     protocol: hints.protocol,
   };
-  let service = service.or(Some("0"));
+  // getaddrinfo refuses every service for SOCK_RAW (a raw socket has no port), so none is given.
+  let service = if hints.socktype == crate::Kind::Raw.raw() && host.is_some() {
+    None
+  } else {
+    service.or(Some("0"))
+  };
   let iter = dns_lookup::getaddrinfo(host, service, Some(h)).map_err(|e| {
     if e.error_num() == sys::EAI_ADDRFAMILY {
       return LookupError {
@@ -167,6 +172,18 @@ mod tests {
     // /etc/services is part of every Unix base system; Windows has its own copy.
     let r = lookup(Some("127.0.0.1"), Some("http"), tcp(Family::Inet, 0)).unwrap();
     assert_eq!(r[0].addr.port(), 80);
+  }
+
+  #[test]
+  fn raw_lookups_need_no_service() {
+    let h = Hints {
+      family: Family::Inet.raw(),
+      socktype: Kind::Raw.raw(),
+      protocol: 1,
+      flags: 0,
+    };
+    let r = lookup(Some("localhost"), Some("0"), h).unwrap();
+    assert_eq!(r[0].addr.ip(), std::net::Ipv4Addr::LOCALHOST);
   }
 
   #[test]
