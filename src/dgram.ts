@@ -6,7 +6,7 @@ import native from './binding'
 import { Address, type AddressLike, resolveTarget } from './addr'
 import { constants } from 'node:os'
 import { argType, errnoException, ownError, SocketError } from './errors'
-import { spend, WOULD_BLOCK } from './scheduler'
+import { AGAIN, attempt, Op, WOULD_BLOCK } from './scheduler'
 import { checkExpires, nativeAddress, Socket, span } from './socket'
 
 function isTarget(v: unknown): boolean {
@@ -60,32 +60,18 @@ export class Datagram extends Socket {
     }
     const len = span(buf, maxlen, 'data')
     const deadline = checkExpires(expires)
-    const id = this.id('send')
+    this.id('send')
     if (this.io.w !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'send'))
-    if (target === undefined) return this.#send(id, buf as Uint8Array, len, undefined, deadline)
+    if (target === undefined) return this.#send(buf as Uint8Array, len, undefined, deadline)
     const addrs = resolveTarget(target, port, this.type(), this.family(), undefined)
     return Array.isArray(addrs)
-      ? this.#send(id, buf as Uint8Array, len, addrs[0], deadline)
-      : addrs.then((a) => this.#send(this.id('send'), buf as Uint8Array, len, a[0], deadline))
+      ? this.#send(buf as Uint8Array, len, addrs[0], deadline)
+      : addrs.then((a) => this.#send(buf as Uint8Array, len, a[0], deadline))
   }
 
-  async #send(id: number, buf: Uint8Array, len: number, to: Address | undefined, expires: number | undefined): Promise<number> {
-    const once = (): number =>
-      to === undefined
-        ? native.send(id, buf, 0, len)
-        : native.sendTo(id, buf, 0, len, to.family, to.address, to.port, to.scopeId)
-    let n = once()
-    if (n >= 0) {
-      const y = spend()
-      if (y) await y
-    }
-    while (n === WOULD_BLOCK) {
-      await this.io.wait(1, expires, 'send', () => this.close())
-      id = this.id('send')
-      n = once()
-    }
-    if (n < 0) throw errnoException(-n, 'send', to)
-    return n
+  #send(buf: Uint8Array, len: number, to: Address | undefined, expires: number | undefined): Promise<number> {
+    const op = new SendToOp(this, buf, len, to)
+    return attempt(op) ?? this.io.park(1, op, expires)
   }
 
   /**
@@ -97,25 +83,56 @@ export class Datagram extends Socket {
   recv(buf: Uint8Array, maxlen?: number, expires?: number): Promise<[number, Address]> {
     const len = span(buf, maxlen, 'buf')
     const deadline = checkExpires(expires)
-    const id = this.id('recv')
+    this.id('recv')
     if (this.io.r !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'recv'))
-    return this.#recv(id, buf, len, deadline)
+    const op = new RecvFromOp(this, buf, len)
+    return attempt(op) ?? this.io.park(0, op, deadline)
   }
+}
 
-  async #recv(id: number, buf: Uint8Array, len: number, expires: number | undefined): Promise<[number, Address]> {
-    let n = native.recvFrom(id, buf, 0, len)
-    if (n >= 0) {
-      const y = spend()
-      if (y) await y
-    }
-    while (n === WOULD_BLOCK) {
-      await this.io.wait(0, expires, 'recv', () => this.close())
-      n = native.recvFrom(this.id('recv'), buf, 0, len)
-    }
+class SendToOp extends Op<number> {
+  constructor(
+    readonly sock: Datagram,
+    readonly buf: Uint8Array,
+    readonly len: number,
+    readonly to: Address | undefined,
+  ) {
+    super()
+  }
+  get syscall(): string {
+    return 'send'
+  }
+  retry(): number | typeof AGAIN {
+    const id = this.sock.id('send')
+    const to = this.to
+    const n =
+      to === undefined
+        ? native.send(id, this.buf, 0, this.len)
+        : native.sendTo(id, this.buf, 0, this.len, to.family, to.address, to.port, to.scopeId)
+    if (n === WOULD_BLOCK) return AGAIN
+    if (n < 0) throw errnoException(-n, 'send', to)
+    return n
+  }
+}
+
+class RecvFromOp extends Op<[number, Address]> {
+  constructor(
+    readonly sock: Datagram,
+    readonly buf: Uint8Array,
+    readonly len: number,
+  ) {
+    super()
+  }
+  get syscall(): string {
+    return 'recv'
+  }
+  retry(): [number, Address] | typeof AGAIN {
+    const n = native.recvFrom(this.sock.id('recv'), this.buf, 0, this.len)
+    if (n === WOULD_BLOCK) return AGAIN
     if (n < 0) throw errnoException(-n, 'recv')
     const from = nativeAddress(native.lastPeer(), 'recv')
     if (native.lastTruncated()) {
-      throw new SocketError(`recv EMSGSIZE ${from} (datagram longer than ${len} bytes)`, 'EMSGSIZE', {
+      throw new SocketError(`recv EMSGSIZE ${from} (datagram longer than ${this.len} bytes)`, 'EMSGSIZE', {
         errno: constants.errno.EMSGSIZE,
         syscall: 'recv',
         address: from.address,

@@ -59,8 +59,8 @@ function dispatch(n: number): void {
     const io = table[events[i]!]
     if (io === undefined) continue
     const bits = events[i + 1]!
-    if (bits & READ && io.r !== undefined) io.settle(0)
-    if (bits & WRITE && io.w !== undefined) io.settle(1)
+    if (bits & READ && io.r !== undefined) io.ready(0)
+    if (bits & WRITE && io.w !== undefined) io.ready(1)
   }
   if (pollers.length > 0) {
     const p = pollers
@@ -74,74 +74,122 @@ function dispatch(n: number): void {
  * promise that yields to the event loop once (so two peers in one process cannot starve timers
  * and other I/O by ping-ponging inside one microtask drain). Every dispatch refills the budget.
  */
-export function spend(): Promise<void> | undefined {
+function spend(): Promise<void> | undefined {
   if (--budget > 0) return undefined
   budget = BUDGET
   return new Promise((resolve) => setImmediate(resolve))
 }
 
-interface Waiter {
-  resolve(): void
-  reject(e: Error): void
-  timer: Timer | undefined
-  syscall: string
+/** What `Op.retry` returns while the operation still has to wait. */
+export const AGAIN: unique symbol = Symbol('socket2.again')
+
+/**
+ * A parked operation. The dispatch retries it when its direction becomes ready: `retry` makes
+ * the syscall and returns the result, `AGAIN` to keep waiting, or throws the failure. Retrying
+ * inside the dispatch (rather than resuming an async function that retries) saves a microtask
+ * hop per wake-up and keeps a parked operation small: this object and its promise.
+ */
+export abstract class Op<T> {
+  resolve!: (v: T) => void
+  reject!: (e: Error) => void
+  timer: Timer | undefined = undefined
+  /** The call's name, for errors (`recv`, `accept`...). */
+  abstract readonly syscall: string
+  abstract retry(): T | typeof AGAIN
 }
 
-/** A socket's waiting state: at most one waiter per direction (0 read, 1 write). */
+/** What closes a socket when a deadline expires. */
+interface Owner {
+  close(): void
+}
+
+/**
+ * Tries `op` at once, the fast path: a settled promise when it completes (or fails) without
+ * waiting, counted against the cooperative budget; `undefined` when it must be parked.
+ */
+export function attempt<T>(op: Op<T>): Promise<T> | undefined {
+  let v: T | typeof AGAIN
+  try {
+    v = op.retry()
+  } catch (e) {
+    return Promise.reject(e)
+  }
+  if (v === AGAIN) return undefined
+  const y = spend()
+  return y === undefined ? Promise.resolve(v) : y.then(() => v)
+}
+
+/** A socket's waiting state: at most one parked operation per direction (0 read, 1 write). */
 export class Io {
-  r: Waiter | undefined
-  w: Waiter | undefined
+  r: Op<unknown> | undefined
+  w: Op<unknown> | undefined
   closed = false
 
-  constructor(readonly index: number) {
+  constructor(
+    readonly index: number,
+    private readonly owner: Owner,
+  ) {
     table[index] = this
   }
 
   /**
-   * Waits until the poller reports direction `dir` ready. With `expires`, rejects with
-   * ETIMEDOUT at that `clock()` time and calls `onExpire` (which force-closes the socket).
+   * Parks `op` on direction `dir` until the dispatch finishes it. With `expires`, it rejects
+   * with ETIMEDOUT at that `clock()` time and the socket is force-closed.
    */
-  wait(dir: 0 | 1, expires: number | undefined, syscall: string, onExpire: () => void): Promise<void> {
-    if (this.closed) return Promise.reject(ownError('ERR_SOCKET_CLOSED', syscall))
-    if ((dir === 0 ? this.r : this.w) !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', syscall))
-    return new Promise<void>((resolve, reject) => {
-      const w: Waiter = { resolve, reject, timer: undefined, syscall }
-      if (dir === 0) this.r = w
-      else this.w = w
+  park<T>(dir: 0 | 1, op: Op<T>, expires: number | undefined): Promise<T> {
+    if (this.closed) return Promise.reject(ownError('ERR_SOCKET_CLOSED', op.syscall))
+    if ((dir === 0 ? this.r : this.w) !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', op.syscall))
+    return new Promise<T>((resolve, reject) => {
+      op.resolve = resolve
+      op.reject = reject
+      if (dir === 0) this.r = op as Op<unknown>
+      else this.w = op as Op<unknown>
       addWaiter()
-      if (expires !== undefined) {
-        w.timer = at(expires, () => {
-          if (this.take(dir) !== w) return
-          reject(timeoutError(syscall))
-          onExpire()
-        })
-      }
+      if (expires !== undefined) op.timer = at(expires, () => this.expire(dir, op as Op<unknown>))
     })
   }
 
-  private take(dir: 0 | 1): Waiter | undefined {
-    const w = dir === 0 ? this.r : this.w
-    if (w === undefined) return undefined
+  private expire(dir: 0 | 1, op: Op<unknown>): void {
+    if (this.take(dir) !== op) return
+    op.reject(timeoutError(op.syscall))
+    this.owner.close()
+  }
+
+  private take(dir: 0 | 1): Op<unknown> | undefined {
+    const op = dir === 0 ? this.r : this.w
+    if (op === undefined) return undefined
     if (dir === 0) this.r = undefined
     else this.w = undefined
-    w.timer?.cancel()
+    op.timer?.cancel()
     removeWaiter()
-    return w
+    return op
   }
 
-  /** Resumes the waiter of `dir`. */
-  settle(dir: 0 | 1): void {
-    this.take(dir)?.resolve()
+  /** Retries the operation parked on `dir`; finishes it unless it must wait again. */
+  ready(dir: 0 | 1): void {
+    const op = dir === 0 ? this.r : this.w
+    if (op === undefined) return
+    let v: unknown
+    try {
+      v = op.retry()
+    } catch (e) {
+      this.take(dir)
+      op.reject(e as Error)
+      return
+    }
+    if (v === AGAIN) return
+    this.take(dir)
+    op.resolve(v)
   }
 
-  /** Marks the socket closed and rejects both waiters with ERR_SOCKET_CLOSED. */
+  /** Marks the socket closed and rejects both parked operations with ERR_SOCKET_CLOSED. */
   close(): void {
     if (this.closed) return
     this.closed = true
     if (table[this.index] === this) table[this.index] = undefined
     for (const dir of [0, 1] as const) {
-      const w = this.take(dir)
-      w?.reject(ownError('ERR_SOCKET_CLOSED', w.syscall))
+      const op = this.take(dir)
+      op?.reject(ownError('ERR_SOCKET_CLOSED', op.syscall))
     }
   }
 }

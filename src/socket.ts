@@ -56,7 +56,7 @@ export class Socket {
     this.#family = family
     this.#protocol = protocol
     this.#id = id
-    this.io = new Io(indexOf(id))
+    this.io = new Io(indexOf(id), this)
   }
 
   /** @internal The native id; throws ERR_SOCKET_CLOSED after `close()`. */

@@ -4,7 +4,7 @@
 import native from './binding'
 import { Address, type AddressLike, resolveTarget } from './addr'
 import { argRange, argType, errnoException, type ErrorAddress, ownError } from './errors'
-import { spend, WOULD_BLOCK } from './scheduler'
+import { AGAIN, attempt, Op, WOULD_BLOCK } from './scheduler'
 import { checkExpires, kCreate, nativeAddress, openSocket, Socket, socketArgs, span } from './socket'
 
 /** Largest backlog; the kernel clamps it to its own maximum (`somaxconn`). */
@@ -78,12 +78,8 @@ export class Tcp extends Socket {
     let last: Error | undefined
     for (const a of addrs) {
       if (last !== undefined) this.renew()
-      const id = this.id('connect')
-      let e = native.connect(id, a.family, a.address, a.port, a.scopeId)
-      while (e === WOULD_BLOCK) {
-        await this.io.wait(1, expires, 'connect', () => this.close())
-        e = native.finishConnect(this.id('connect'))
-      }
+      let e = native.connect(this.id('connect'), a.family, a.address, a.port, a.scopeId)
+      if (e === WOULD_BLOCK) e = await this.io.park(1, new ConnectOp(this), expires)
       if (e === 0) return
       last = errnoException(-e, 'connect', a)
     }
@@ -96,20 +92,14 @@ export class Tcp extends Socket {
    */
   accept(expires?: number): Promise<[Tcp, Address, Address]> {
     const deadline = checkExpires(expires)
-    return this.#accept(this.id('accept'), deadline)
+    this.id('accept')
+    const op = new AcceptOp(this)
+    if (this.io.r !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'accept'))
+    return attempt(op) ?? this.io.park(0, op, deadline)
   }
 
-  async #accept(id: number, expires: number | undefined): Promise<[Tcp, Address, Address]> {
-    let c = native.accept(id)
-    if (c >= 0) {
-      const y = spend()
-      if (y) await y
-    }
-    while (c === WOULD_BLOCK) {
-      await this.io.wait(0, expires, 'accept', () => this.close())
-      c = native.accept(this.id('accept'))
-    }
-    if (c < 0) throw errnoException(-c, 'accept')
+  /** @internal Wraps a freshly accepted socket id. */
+  adopt(c: number): [Tcp, Address, Address] {
     const client = new Tcp(kCreate, 'tcp', this.family(), this.protocolNumber, c)
     try {
       return [client, nativeAddress(native.lastPeer(), 'accept'), client.localAddr()]
@@ -127,30 +117,10 @@ export class Tcp extends Socket {
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
     const len = span(buf, maxlen, 'data')
     const deadline = checkExpires(expires)
-    const id = this.id('send')
+    this.id('send')
+    const op = new SendOp(this, buf as Uint8Array, len)
     if (this.io.w !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'send'))
-    return this.#send(id, buf as Uint8Array, len, deadline)
-  }
-
-  async #send(id: number, buf: Uint8Array, len: number, expires: number | undefined): Promise<number> {
-    let off = 0
-    let waited = false
-    while (off < len) {
-      const n = native.send(id, buf, off, len - off)
-      if (n >= 0) {
-        off += n
-        continue
-      }
-      if (n !== WOULD_BLOCK) throw errnoException(-n, 'send', this.peer())
-      await this.io.wait(1, expires, 'send', () => this.close())
-      waited = true
-      id = this.id('send')
-    }
-    if (!waited) {
-      const y = spend()
-      if (y) await y
-    }
-    return len
+    return attempt(op) ?? this.io.park(1, op, deadline)
   }
 
   /**
@@ -161,26 +131,14 @@ export class Tcp extends Socket {
     const len = span(buf, maxlen, 'buf')
     if (len === 0) throw argRange('maxlen', 'at least 1 (0 would read as end of stream)', maxlen ?? 0)
     const deadline = checkExpires(expires)
-    const id = this.id('recv')
+    this.id('recv')
+    const op = new RecvOp(this, buf, len)
     if (this.io.r !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'recv'))
-    const n = native.recv(id, buf, 0, len)
-    if (n >= 0) {
-      const y = spend()
-      return y ? y.then(() => n) : Promise.resolve(n)
-    }
-    return this.#recv(n, buf, len, deadline)
+    return attempt(op) ?? this.io.park(0, op, deadline)
   }
 
-  async #recv(n: number, buf: Uint8Array, len: number, expires: number | undefined): Promise<number> {
-    while (n === WOULD_BLOCK) {
-      await this.io.wait(0, expires, 'recv', () => this.close())
-      n = native.recv(this.id('recv'), buf, 0, len)
-    }
-    if (n < 0) throw errnoException(-n, 'recv', this.peer())
-    return n
-  }
-
-  private peer(): ErrorAddress | undefined {
+  /** @internal The peer, for error messages; undefined when not connected. */
+  peer(): ErrorAddress | undefined {
     try {
       return this.remoteAddr()
     } catch {
@@ -198,6 +156,79 @@ export class Tcp extends Socket {
     checkExpires(expires)
     const e = native.shutdown(this.id('shutdown'), how)
     if (e < 0) throw errnoException(-e, 'shutdown')
+  }
+}
+
+class RecvOp extends Op<number> {
+  constructor(
+    readonly sock: Tcp,
+    readonly buf: Uint8Array,
+    readonly len: number,
+  ) {
+    super()
+  }
+  get syscall(): string {
+    return 'recv'
+  }
+  retry(): number | typeof AGAIN {
+    const n = native.recv(this.sock.id('recv'), this.buf, 0, this.len)
+    if (n === WOULD_BLOCK) return AGAIN
+    if (n < 0) throw errnoException(-n, 'recv', this.sock.peer())
+    return n
+  }
+}
+
+/** Sends until every byte is out: one op may take several wake-ups. */
+class SendOp extends Op<number> {
+  off = 0
+  constructor(
+    readonly sock: Tcp,
+    readonly buf: Uint8Array,
+    readonly len: number,
+  ) {
+    super()
+  }
+  get syscall(): string {
+    return 'send'
+  }
+  retry(): number | typeof AGAIN {
+    const id = this.sock.id('send')
+    while (this.off < this.len) {
+      const n = native.send(id, this.buf, this.off, this.len - this.off)
+      if (n === WOULD_BLOCK) return AGAIN
+      if (n < 0) throw errnoException(-n, 'send', this.sock.peer())
+      this.off += n
+    }
+    return this.len
+  }
+}
+
+class AcceptOp extends Op<[Tcp, Address, Address]> {
+  constructor(readonly sock: Tcp) {
+    super()
+  }
+  get syscall(): string {
+    return 'accept'
+  }
+  retry(): [Tcp, Address, Address] | typeof AGAIN {
+    const c = native.accept(this.sock.id('accept'))
+    if (c === WOULD_BLOCK) return AGAIN
+    if (c < 0) throw errnoException(-c, 'accept')
+    return this.sock.adopt(c)
+  }
+}
+
+/** Completes a connect in progress: 0, or the connection's negated error number. */
+class ConnectOp extends Op<number> {
+  constructor(readonly sock: Tcp) {
+    super()
+  }
+  get syscall(): string {
+    return 'connect'
+  }
+  retry(): number | typeof AGAIN {
+    const e = native.finishConnect(this.sock.id('connect'))
+    return e === WOULD_BLOCK ? AGAIN : e
   }
 }
 
