@@ -45,6 +45,9 @@ export interface Constants {
   aiValues: Array<number>
 }
 
+/** Writes the wire form of an address given as text into `out`: its length, or `-errno`. */
+export declare function encodeAddress(family: string, address: string, port: number, scopeId: number, out: Uint8Array): number
+
 /** The OS descriptor (fd on Unix, SOCKET on Windows) or `-errno`. */
 export declare function fd(id: number): number
 
@@ -95,9 +98,6 @@ export interface JsEntry {
  * datagram `recvFrom` returned.
  */
 export declare function lastPeer(): JsAddr
-
-/** Whether the datagram the last `recvFrom` returned was cut to fit. */
-export declare function lastTruncated(): boolean
 
 /** Starts listening. */
 export declare function listen(id: number, backlog: number): number
@@ -154,10 +154,10 @@ export declare function recv(id: number, buf: Uint8Array, offset: number, len: n
 
 /**
  * Receives one datagram into `buf[offset..offset+len]`: its length (the part that fit) or
- * `-errno`. The sender is then available from `lastPeer`, and `lastTruncated` tells whether the
- * datagram was longer than the space given.
+ * `-errno`. `meta` receives `[truncated (0/1), wire length, sender's wire form...]` (see
+ * `Address::to_wire`); the sender is also kept for `lastPeer`.
  */
-export declare function recvFrom(id: number, buf: Uint8Array, offset: number, len: number): number
+export declare function recvFrom(id: number, buf: Uint8Array, offset: number, len: number, meta: Uint8Array): number
 
 /** Keeps the event loop alive (an operation started waiting outside a dispatch). */
 export declare function refLoop(): void
@@ -168,8 +168,11 @@ export declare function reopen(id: number): number
 /** Sends `buf[offset..offset+len]` (clamped to the buffer): the count sent or `-errno`. */
 export declare function send(id: number, buf: Uint8Array, offset: number, len: number): number
 
-/** Sends `buf[offset..offset+len]` as one datagram to the address: the count or `-errno`. */
-export declare function sendTo(id: number, buf: Uint8Array, offset: number, len: number, family: string, address: string, port: number, scopeId: number): number
+/**
+ * Sends `buf[offset..offset+len]` as one datagram to the address in wire form (see
+ * `Address::to_wire`): the count or `-errno`.
+ */
+export declare function sendTo(id: number, buf: Uint8Array, offset: number, len: number, to: Uint8Array): number
 
 /** Sets an option (JavaScript validated the name and the value's type): 0 or `-errno`. */
 export declare function setopt(id: number, name: string, value: number): number
@@ -182,6 +185,3 @@ export declare function shutdown(id: number, how: string): number
 
 /** Lets the event loop exit (no operation waits any more, outside a dispatch). */
 export declare function unrefLoop(): void
-
-/** Makes sure a wait on `bits` will be woken: 1 if already ready, 0 to wait, or `-errno`. */
-export declare function watch(id: number, bits: number): number

@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net'
 import native from './binding'
-import { argType, lookupError, ownError, SocketError } from './errors'
+import { argType, errnoException, lookupError, ownError, SocketError } from './errors'
 
 export type SocketType = 'tcp' | 'udp' | 'raw'
 export type Family = 'inet' | 'inet6' | 'unix'
@@ -39,11 +39,17 @@ const socktypes: Record<SocketType, number> = { tcp: c.sockStream, udp: c.sockDg
 const socktypeNames = new Map(Object.entries(socktypes).map(([k, v]) => [v, k as SocketType]))
 const afs: Record<'inet' | 'inet6', number> = { inet: c.afInet, inet6: c.afInet6 }
 
+/** Room for the longest wire form: a tag byte and a unix path. */
+export const WIRE_MAX = 128
+
 /**
  * One socket address: what `localAddr()`, `remoteAddr()`, `accept()` and `udp.recv()` return,
  * and what every call that takes an address accepts.
  */
 export class Address {
+  /** The wire form for the native side, computed once (see `wire()`). */
+  #wire: Uint8Array | undefined
+
   constructor(
     /** `'inet'`, `'inet6'` or `'unix'`. */
     readonly family: Family,
@@ -54,6 +60,26 @@ export class Address {
     /** The IPv6 scope id (link-local addresses), else 0. */
     readonly scopeId = 0,
   ) {}
+
+  /**
+   * @internal The compact byte form a datagram's destination crosses to the native side in,
+   * so a reused address is parsed once, not per send.
+   */
+  wire(): Uint8Array {
+    if (this.#wire === undefined) {
+      const out = new Uint8Array(WIRE_MAX)
+      const n = native.encodeAddress(this.family, this.address, this.port, this.scopeId, out)
+      if (n < 0) throw errnoException(-n, 'send', this)
+      this.#wire = out.subarray(0, n)
+    }
+    return this.#wire
+  }
+
+  /** @internal Records the wire form the native side reported for this address. */
+  setWire(w: Uint8Array): this {
+    this.#wire = w
+    return this
+  }
 
   /** `'127.0.0.1:80'`, `'[::1]:80'`, or the unix path (`@name` for a Linux abstract name). */
   toString(): string {

@@ -3,7 +3,7 @@
  * address with each, and `connect` to set a default peer.
  */
 import native from './binding'
-import { Address, type AddressLike, resolveTarget } from './addr'
+import { Address, type AddressLike, resolveTarget, WIRE_MAX } from './addr'
 import { constants } from 'node:os'
 import { argType, errnoException, ownError, SocketError } from './errors'
 import { AGAIN, attempt, Op, WOULD_BLOCK } from './scheduler'
@@ -13,8 +13,27 @@ function isTarget(v: unknown): boolean {
   return typeof v === 'string' || v === false || (typeof v === 'object' && v !== null)
 }
 
+/** `[truncated, wire length, sender's wire form]` of the last datagram received. */
+const meta = new Uint8Array(2 + WIRE_MAX)
+
 /** A datagram socket: UDP, unix datagram, or raw. */
 export class Datagram extends Socket {
+  /** The last sender, reused while datagrams keep coming from it (no allocation per datagram). */
+  #last: Address | undefined
+
+  /** @internal The sender of the datagram just received, from `meta`. */
+  sender(): Address {
+    const n = meta[1]!
+    const last = this.#last?.wire()
+    if (last !== undefined && last.length === n) {
+      let same = true
+      for (let i = 0; i < n && same; i++) same = last[i] === meta[2 + i]
+      if (same) return this.#last!
+    }
+    this.#last = nativeAddress(native.lastPeer(), 'recv').setWire(meta.slice(2, 2 + n))
+    return this.#last
+  }
+
   /**
    * Connects: sets the default peer for `send(data)` and filters what `recv` receives to it.
    * `connect(address | ai)` or `connect(host, port)`.
@@ -108,7 +127,7 @@ class SendToOp extends Op<number> {
     const n =
       to === undefined
         ? native.send(id, this.buf, 0, this.len)
-        : native.sendTo(id, this.buf, 0, this.len, to.family, to.address, to.port, to.scopeId)
+        : native.sendTo(id, this.buf, 0, this.len, to.wire())
     if (n === WOULD_BLOCK) return AGAIN
     if (n < 0) throw errnoException(-n, 'send', to)
     return n
@@ -127,11 +146,11 @@ class RecvFromOp extends Op<[number, Address]> {
     return 'recv'
   }
   retry(): [number, Address] | typeof AGAIN {
-    const n = native.recvFrom(this.sock.id('recv'), this.buf, 0, this.len)
+    const n = native.recvFrom(this.sock.id('recv'), this.buf, 0, this.len, meta)
     if (n === WOULD_BLOCK) return AGAIN
     if (n < 0) throw errnoException(-n, 'recv')
-    const from = nativeAddress(native.lastPeer(), 'recv')
-    if (native.lastTruncated()) {
+    const from = this.sock.sender()
+    if (meta[0] !== 0) {
       throw new SocketError(`recv EMSGSIZE ${from} (datagram longer than ${this.len} bytes)`, 'EMSGSIZE', {
         errno: constants.errno.EMSGSIZE,
         syscall: 'recv',

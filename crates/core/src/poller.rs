@@ -369,24 +369,6 @@ impl Poller {
     }
   }
 
-  /// Makes sure the socket's edges will be reported, for a caller about to wait on it
-  /// without having seen EAGAIN from this poller (a datagram socket's first recv is one).
-  /// Returns 1 if the direction in `bits` is already known ready, 0 if the caller must wait,
-  /// or `-errno`.
-  pub fn watch(&mut self, id: Id, bits: i32) -> i32 {
-    let registry = &self.registry;
-    let Some(s) = slot(&mut self.slots, id) else {
-      return ebadf();
-    };
-    let e = Self::ensure_registered(registry, id, s);
-    if e < 0 {
-      return e;
-    }
-    let ready = (bits & Bits::READ != 0 && (s.rd || s.rd_hup))
-      || (bits & Bits::WRITE != 0 && (s.wr || s.wr_hup));
-    ready as i32
-  }
-
   /// Applies one event and, when the socket is live, appends `[index, bits]` to `out` as pair
   /// `*n`. Returns false, applying nothing, when `out` has no room left.
   pub fn report(&mut self, index: usize, e: EventBits, out: &mut [i32], n: &mut usize) -> bool {

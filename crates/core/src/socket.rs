@@ -219,6 +219,58 @@ impl Address {
   }
 }
 
+impl Address {
+  /// Writes the compact wire form that JavaScript caches on its address objects, so a
+  /// datagram's destination or sender crosses the boundary as bytes, never as parsed text:
+  /// `[4, port (2, big-endian), ip (4)]`, `[6, port (2), ip (16), scope id (4, big-endian)]`,
+  /// or `[1, path...]` for unix sockets. Returns the length written (cut to `out`).
+  pub fn to_wire(&self, out: &mut [u8]) -> usize {
+    let bytes: Vec<u8> = match self {
+      Address::Ip(SocketAddr::V4(a)) => {
+        [&[4u8][..], &a.port().to_be_bytes(), &a.ip().octets()].concat()
+      }
+      Address::Ip(SocketAddr::V6(a)) => [
+        &[6u8][..],
+        &a.port().to_be_bytes(),
+        &a.ip().octets(),
+        &a.scope_id().to_be_bytes(),
+      ]
+      .concat(),
+      Address::Unix(p) => [&[1u8][..], p.as_deref().unwrap_or(&[])].concat(),
+    };
+    let n = bytes.len().min(out.len());
+    out[..n].copy_from_slice(&bytes[..n]);
+    n
+  }
+
+  /// Reads the wire form back.
+  ///
+  /// # Errors
+  /// `-EINVAL` for bytes that are no address.
+  pub fn from_wire(b: &[u8]) -> Result<Address, i32> {
+    let einval = -sys::EINVAL;
+    Ok(match b {
+      [4, p0, p1, a, b, c, d] => Address::Ip(SocketAddr::from((
+        [*a, *b, *c, *d],
+        u16::from_be_bytes([*p0, *p1]),
+      ))),
+      [6, p0, p1, rest @ ..] if rest.len() == 20 => {
+        let ip: [u8; 16] = rest[..16].try_into().map_err(|_| einval)?;
+        let scope = u32::from_be_bytes(rest[16..].try_into().map_err(|_| einval)?);
+        let port = u16::from_be_bytes([*p0, *p1]);
+        Address::Ip(SocketAddr::V6(std::net::SocketAddrV6::new(
+          ip.into(),
+          port,
+          0,
+          scope,
+        )))
+      }
+      [1, path @ ..] => Address::Unix(Some(path.to_vec())),
+      _ => return Err(einval),
+    })
+  }
+}
+
 #[cfg(unix)]
 fn unix_path(a: &SockAddr) -> Option<Vec<u8>> {
   if let Some(p) = a.as_abstract_namespace() {
@@ -313,6 +365,21 @@ mod tests {
     );
     let (n, _, cut) = recv_from(&a, &mut buf).unwrap();
     assert_eq!((n, cut, &buf[..2]), (2, false, &b"ab"[..]));
+  }
+
+  #[test]
+  fn wire_forms_round_trip() {
+    let mut buf = [0u8; 128];
+    for a in [
+      Address::Ip("127.0.0.1:5000".parse().unwrap()),
+      Address::Ip("[fe80::1%3]:53".parse().unwrap()),
+      Address::Unix(Some(b"/tmp/s".to_vec())),
+    ] {
+      let n = a.to_wire(&mut buf);
+      assert_eq!(Address::from_wire(&buf[..n]).unwrap(), a);
+    }
+    assert_eq!(Address::from_wire(&[9, 1]), Err(-sys::EINVAL));
+    assert_eq!(Address::from_wire(&[4, 0, 80, 1]), Err(-sys::EINVAL));
   }
 
   #[test]

@@ -85,6 +85,23 @@ pub fn sockaddr(
     .map_err(|e| -socket2_core::error::errno_of(&e))
 }
 
+/// Writes the wire form of an address given as text into `out`: its length, or `-errno`.
+#[napi(js_name = "encodeAddress")]
+pub fn encode_address(
+  family: String,
+  address: String,
+  port: u32,
+  scope_id: u32,
+  mut out: Uint8ArraySlice,
+) -> i32 {
+  // SAFETY: as in socket::recv: a live typed array, JavaScript suspended for the call.
+  let out = unsafe { out.as_mut() };
+  match sockaddr(&family, &address, port, scope_id) {
+    Ok(a) => Address::from_sockaddr(&a).to_wire(out) as i32,
+    Err(e) => e,
+  }
+}
+
 /// One resolved address.
 #[napi(object)]
 pub struct JsEntry {

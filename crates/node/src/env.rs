@@ -58,8 +58,6 @@ pub struct Reactor {
   /// The peer of the last accepted connection (read by `acceptedPeer`), or the sender of the
   /// last datagram received (read by `lastFrom`).
   pub last_peer: Option<socket2::SockAddr>,
-  /// Whether the last datagram received was cut to fit the buffer.
-  pub last_truncated: bool,
 }
 
 /// Where events come from.
@@ -202,7 +200,6 @@ pub fn init(
       wake,
       refed: false,
       last_peer: None,
-      last_truncated: false,
     })
   });
   env.add_env_cleanup_hook((), |_| teardown())?;

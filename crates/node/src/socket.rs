@@ -3,7 +3,7 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use socket2_core::socket::{self, Family, Kind};
+use socket2_core::socket::{self, Address, Family, Kind};
 use socket2_core::{error, options};
 
 use crate::addr::{sockaddr, JsAddr};
@@ -119,18 +119,28 @@ pub fn last_peer() -> JsAddr {
 }
 
 /// Receives one datagram into `buf[offset..offset+len]`: its length (the part that fit) or
-/// `-errno`. The sender is then available from `lastPeer`, and `lastTruncated` tells whether the
-/// datagram was longer than the space given.
+/// `-errno`. `meta` receives `[truncated (0/1), wire length, sender's wire form...]` (see
+/// `Address::to_wire`); the sender is also kept for `lastPeer`.
 #[napi(js_name = "recvFrom")]
-pub fn recv_from(id: u32, mut buf: Uint8ArraySlice, offset: u32, len: u32) -> i32 {
-  // SAFETY: as in `recv`.
-  let buf = unsafe { buf.as_mut() };
+pub fn recv_from(
+  id: u32,
+  mut buf: Uint8ArraySlice,
+  offset: u32,
+  len: u32,
+  mut meta: Uint8ArraySlice,
+) -> i32 {
+  // SAFETY: as in `recv`, for both typed arrays (distinct objects; JavaScript keeps them apart).
+  let (buf, meta) = unsafe { (buf.as_mut(), meta.as_mut()) };
   let start = (offset as usize).min(buf.len());
   let end = start.saturating_add(len as usize).min(buf.len());
+  if meta.len() < 2 {
+    return einval();
+  }
   with(|r| match r.poller.recv_from(id, &mut buf[start..end]) {
     Ok((n, from, cut)) => {
+      meta[0] = cut as u8;
+      meta[1] = Address::from_sockaddr(&from).to_wire(&mut meta[2..]) as u8;
       r.last_peer = Some(from);
-      r.last_truncated = cut;
       n as i32
     }
     Err(e) => e,
@@ -138,28 +148,13 @@ pub fn recv_from(id: u32, mut buf: Uint8ArraySlice, offset: u32, len: u32) -> i3
   .unwrap_or_else(not_ready)
 }
 
-/// Whether the datagram the last `recvFrom` returned was cut to fit.
-#[napi(js_name = "lastTruncated")]
-pub fn last_truncated() -> bool {
-  with(|r| r.last_truncated).unwrap_or(false)
-}
-
-/// Sends `buf[offset..offset+len]` as one datagram to the address: the count or `-errno`.
+/// Sends `buf[offset..offset+len]` as one datagram to the address in wire form (see
+/// `Address::to_wire`): the count or `-errno`.
 #[napi(js_name = "sendTo")]
-#[allow(clippy::too_many_arguments)] // the address travels as plain values, not an object
-pub fn send_to(
-  id: u32,
-  buf: &[u8],
-  offset: u32,
-  len: u32,
-  family: String,
-  address: String,
-  port: u32,
-  scope_id: u32,
-) -> i32 {
+pub fn send_to(id: u32, buf: &[u8], offset: u32, len: u32, to: &[u8]) -> i32 {
   let start = (offset as usize).min(buf.len());
   let end = start.saturating_add(len as usize).min(buf.len());
-  match sockaddr(&family, &address, port, scope_id) {
+  match Address::from_wire(to).and_then(|a| a.to_sockaddr().map_err(|e| -error::errno_of(&e))) {
     Ok(a) => with(|r| r.poller.send_to(id, &buf[start..end], &a)).unwrap_or_else(not_ready),
     Err(e) => e,
   }
@@ -184,12 +179,6 @@ pub fn recv(id: u32, mut buf: Uint8ArraySlice, offset: u32, len: u32) -> i32 {
   let start = (offset as usize).min(buf.len());
   let end = start.saturating_add(len as usize).min(buf.len());
   with(|r| r.poller.recv(id, &mut buf[start..end])).unwrap_or_else(not_ready)
-}
-
-/// Makes sure a wait on `bits` will be woken: 1 if already ready, 0 to wait, or `-errno`.
-#[napi]
-pub fn watch(id: u32, bits: i32) -> i32 {
-  with(|r| r.poller.watch(id, bits)).unwrap_or_else(not_ready)
 }
 
 /// `shutdown(2)`: `how` is `'r'`, `'w'` or `'rw'`.
