@@ -85,17 +85,19 @@ test('so_error is 0 on a fresh socket and on a connected one', async (t) => {
   t.is(s.getopt('so_error'), 0)
 })
 
-test('tcp_nodelay is off on a fresh socket, and reads back as set, also on a connected socket', async (t) => {
+test('tcp_nodelay is on by default, on clients and on the sockets a listener accepts, and can be turned off', async (t) => {
   const s = fresh(t)
-  t.is(s.getopt('tcp_nodelay'), false)
-  s.setopt('tcp_nodelay', true)
   t.is(s.getopt('tcp_nodelay'), true)
   s.setopt('tcp_nodelay', false)
   t.is(s.getopt('tcp_nodelay'), false)
+  s.setopt('tcp_nodelay', true)
+  t.is(s.getopt('tcp_nodelay'), true)
   const [c, a, l] = await pair()
   t.teardown(() => [c, a, l].forEach((x) => x.close()))
-  c.setopt('tcp_nodelay', true)
   t.is(c.getopt('tcp_nodelay'), true)
+  t.is(a.getopt('tcp_nodelay'), true)
+  c.setopt('tcp_nodelay', false)
+  t.is(c.getopt('tcp_nodelay'), false)
 })
 
 test('so_type reads SOCK_STREAM and so_acceptconn tells a listener', async (t) => {
