@@ -205,12 +205,42 @@ const live = new Set<Thread>()
 export class Thread {
   /** Resolves with the function's return value, or rejects with what it threw. */
   readonly done: Promise<unknown>
-  /** @internal */
-  constructor(run: (self: Thread) => Promise<unknown>) {
+  /** @internal Runs `body` now; the thread is live until what it returns settles. */
+  constructor(body: () => unknown) {
     // Live before the body runs, so a body that ends synchronously is accounted for.
     live.add(this)
-    this.done = run(this)
+    let result: Promise<unknown>
+    try {
+      result = Promise.resolve(body())
+    } catch (e) {
+      result = Promise.reject(e)
+    }
+    // A derived promise, not an async wrapper: a parked thread then costs its own frame only.
+    // `result` is handled here; `done` rejects on its own, so an error nobody awaits still
+    // surfaces as an unhandled rejection unless start() takes it.
+    this.done = result.then(
+      (v) => {
+        ended(this)
+        return v
+      },
+      (e: unknown) => {
+        ended(this)
+        const r = runner
+        if (r !== undefined) {
+          this.done.catch(ignore) // start() reports it
+          r.finish(e)
+        }
+        throw e
+      },
+    )
   }
+}
+
+function ended(t: Thread): void {
+  live.delete(t)
+  queueMicrotask(() => {
+    if (live.size === 0) runner?.finish()
+  })
 }
 
 interface Runner {
@@ -232,26 +262,7 @@ function ignore(): void {}
  */
 export function newthread<A extends unknown[]>(fn: (...args: A) => unknown, ...args: A): Thread {
   if (typeof fn !== 'function') throw argType('fn', 'a function', fn)
-  const t = new Thread(async (self) => {
-    try {
-      return await fn(...args)
-    } catch (e) {
-      const r = runner
-      if (r !== undefined) {
-        // After this body returns (it may not have yet, if fn threw synchronously).
-        queueMicrotask(() => {
-          self.done.catch(ignore) // start() reports it
-          r.finish(e)
-        })
-      }
-      throw e
-    } finally {
-      live.delete(self)
-      queueMicrotask(() => {
-        if (live.size === 0) runner?.finish()
-      })
-    }
-  })
+  const t = new Thread(() => fn(...args))
   if (runner !== undefined) t.done.catch(ignore)
   return t
 }
