@@ -6,8 +6,8 @@ import native from './binding'
 import { Address, type AddressLike, resolveTarget, WIRE_MAX } from './addr'
 import { constants } from 'node:os'
 import { argType, errnoException, ownError, SocketError } from './errors'
-import { AGAIN, attempt, Op, WOULD_BLOCK } from './scheduler'
-import { checkExpires, nativeAddress, Socket, span } from './socket'
+import { AGAIN, attempt, WOULD_BLOCK } from './scheduler'
+import { BufferOp, checkExpires, nativeAddress, Socket, span } from './socket'
 
 function isTarget(v: unknown): boolean {
   return typeof v === 'string' || v === false || (typeof v === 'object' && v !== null)
@@ -109,14 +109,14 @@ export class Datagram extends Socket {
   }
 }
 
-class SendToOp extends Op<number> {
+class SendToOp extends BufferOp<Datagram, number> {
   constructor(
-    readonly sock: Datagram,
-    readonly buf: Uint8Array,
-    readonly len: number,
+    sock: Datagram,
+    buf: Uint8Array,
+    len: number,
     readonly to: Address | undefined,
   ) {
-    super()
+    super(sock, buf, len)
   }
   get syscall(): string {
     return 'send'
@@ -134,14 +134,7 @@ class SendToOp extends Op<number> {
   }
 }
 
-class RecvFromOp extends Op<[number, Address]> {
-  constructor(
-    readonly sock: Datagram,
-    readonly buf: Uint8Array,
-    readonly len: number,
-  ) {
-    super()
-  }
+class RecvFromOp extends BufferOp<Datagram, [number, Address]> {
   get syscall(): string {
     return 'recv'
   }

@@ -7,7 +7,7 @@ import native from './binding'
 import { Address, type AddressLike, type Family, type Protocol, protocols, resolveTarget, type SocketType } from './addr'
 import { argRange, argType, errnoException, ownError } from './errors'
 import { getopt, type OptionValue, setopt } from './options'
-import { indexOf, Io } from './scheduler'
+import { indexOf, Io, Op } from './scheduler'
 
 const protocolNames = new Map(Object.entries(protocols).map(([k, v]) => [v, k as Protocol]))
 
@@ -188,6 +188,17 @@ interface NativeAddress {
 export function nativeAddress(a: NativeAddress, syscall: string): Address {
   if (a.errno !== 0) throw errnoException(a.errno, syscall)
   return new Address(a.family as Family, a.address, a.port, a.scopeId)
+}
+
+/** An operation on a caller's buffer: the socket, the buffer and how many of its bytes. */
+export abstract class BufferOp<S extends Socket, T> extends Op<T> {
+  constructor(
+    readonly sock: S,
+    readonly buf: Uint8Array,
+    readonly len: number,
+  ) {
+    super()
+  }
 }
 
 /** Opens a native socket: the id, or throws the OS error (EACCES/EPERM for raw without privilege). */

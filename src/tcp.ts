@@ -5,7 +5,7 @@ import native from './binding'
 import { Address, type AddressLike, resolveTarget } from './addr'
 import { argRange, argType, errnoException, type ErrorAddress, ownError } from './errors'
 import { AGAIN, attempt, Op, WOULD_BLOCK } from './scheduler'
-import { checkExpires, kCreate, nativeAddress, openSocket, Socket, socketArgs, span } from './socket'
+import { BufferOp, checkExpires, kCreate, nativeAddress, openSocket, Socket, socketArgs, span } from './socket'
 
 /** Largest backlog; the kernel clamps it to its own maximum (`somaxconn`). */
 const MAX_BACKLOG = 0x7fffffff
@@ -159,14 +159,7 @@ export class Tcp extends Socket {
   }
 }
 
-class RecvOp extends Op<number> {
-  constructor(
-    readonly sock: Tcp,
-    readonly buf: Uint8Array,
-    readonly len: number,
-  ) {
-    super()
-  }
+class RecvOp extends BufferOp<Tcp, number> {
   get syscall(): string {
     return 'recv'
   }
@@ -179,15 +172,8 @@ class RecvOp extends Op<number> {
 }
 
 /** Sends until every byte is out: one op may take several wake-ups. */
-class SendOp extends Op<number> {
+class SendOp extends BufferOp<Tcp, number> {
   off = 0
-  constructor(
-    readonly sock: Tcp,
-    readonly buf: Uint8Array,
-    readonly len: number,
-  ) {
-    super()
-  }
   get syscall(): string {
     return 'send'
   }
