@@ -114,7 +114,11 @@ export function attempt<T>(op: Op<T>): Promise<T> | undefined {
   } catch (e) {
     return Promise.reject(e)
   }
-  if (v === AGAIN) return undefined
+  return v === AGAIN ? undefined : completed(v)
+}
+
+/** The promise of an operation that completed without waiting, counted against the budget. */
+export function completed<T>(v: T): Promise<T> {
   const y = spend()
   return y === undefined ? Promise.resolve(v) : y.then(() => v)
 }

@@ -4,7 +4,7 @@
 import native from './binding'
 import { Address, type AddressLike, resolveTarget } from './addr'
 import { argRange, argType, errnoException, type ErrorAddress, ownError } from './errors'
-import { AGAIN, attempt, Op, WOULD_BLOCK } from './scheduler'
+import { AGAIN, attempt, completed, Op, WOULD_BLOCK } from './scheduler'
 import { BufferOp, checkExpires, kCreate, nativeAddress, openSocket, Socket, socketArgs, span } from './socket'
 
 /** Largest backlog; the kernel clamps it to its own maximum (`somaxconn`). */
@@ -117,9 +117,14 @@ export class Tcp extends Socket {
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
     const len = span(buf, maxlen, 'data')
     const deadline = checkExpires(expires)
-    this.id('send')
-    const op = new SendOp(this, buf as Uint8Array, len)
+    const id = this.id('send')
     if (this.io.w !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'send'))
+    // The common case, everything sent at once, allocates no op.
+    const n = native.send(id, buf as Uint8Array, 0, len)
+    if (n === len) return completed(n)
+    const op = new SendOp(this, buf as Uint8Array, len)
+    if (n > 0) op.off = n
+    else if (n !== WOULD_BLOCK) return Promise.reject(errnoException(-n, 'send', this.peer()))
     return attempt(op) ?? this.io.park(1, op, deadline)
   }
 
@@ -131,10 +136,13 @@ export class Tcp extends Socket {
     const len = span(buf, maxlen, 'buf')
     if (len === 0) throw argRange('maxlen', 'at least 1 (0 would read as end of stream)', maxlen ?? 0)
     const deadline = checkExpires(expires)
-    this.id('recv')
-    const op = new RecvOp(this, buf, len)
+    const id = this.id('recv')
     if (this.io.r !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'recv'))
-    return attempt(op) ?? this.io.park(0, op, deadline)
+    // Data already there: no op is allocated.
+    const n = native.recv(id, buf, 0, len)
+    if (n >= 0) return completed(n)
+    if (n !== WOULD_BLOCK) return Promise.reject(errnoException(-n, 'recv', this.peer()))
+    return this.io.park(0, new RecvOp(this, buf, len), deadline)
   }
 
   /** @internal The peer, for error messages; undefined when not connected. */
