@@ -1,4 +1,5 @@
 import test from 'ava'
+import { createRequire } from 'node:module'
 import { Address, AddrInfo, clock, Socket, SocketError, tcp } from 'socket2'
 import { listener, within } from './util.ts'
 
@@ -61,4 +62,10 @@ test('shutdown takes the seed\'s expires argument and never waits on it', async 
     c.close()
     l.close()
   }
+})
+
+test('the package entry loads with require() as well as import', (t) => {
+  const required = createRequire(import.meta.url)('socket2') as typeof import('socket2')
+  t.is(typeof required.tcp, 'function')
+  t.is(required.SocketError, SocketError) // one module instance, whichever way it was loaded
 })
