@@ -4,8 +4,9 @@
  * runs a fixture in a child process.
  */
 import test from 'ava'
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { clock, tcp } from 'socket2'
 import { within } from './util.ts'
@@ -121,3 +122,15 @@ for (const mode of ['unawaited', 'start']) {
     }
   })
 }
+
+test('the README\'s first example runs as printed and exits by itself', (t) => {
+  const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8')
+  const code = /```ts\n(import \{ tcp, newthread, start, clock \} from 'socket2'[\s\S]*?)```/.exec(readme)?.[1]
+  t.truthy(code, 'the example is where the README starts its API tour')
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code!], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    encoding: 'utf8',
+    timeout: 10_000,
+  })
+  t.is(r.status, 0, r.stderr)
+})
