@@ -162,7 +162,10 @@ export declare function recvFrom(id: number, buf: Uint8Array, offset: number, le
 /** Keeps the event loop alive (an operation started waiting outside a dispatch). */
 export declare function refLoop(): void
 
-/** Replaces a socket that failed to connect with a fresh one under the same id. */
+/**
+ * Replaces a socket that failed to connect with a fresh one in the same slot: the new id, or
+ * `-errno`.
+ */
 export declare function reopen(id: number): number
 
 /** Sends `buf[offset..offset+len]` (clamped to the buffer): the count sent or `-errno`. */

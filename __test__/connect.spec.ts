@@ -69,3 +69,20 @@ test('the package entry loads with require() as well as import', (t) => {
   t.is(typeof required.tcp, 'function')
   t.is(required.SocketError, SocketError) // one module instance, whichever way it was loaded
 })
+
+test('a refused connect reports ECONNREFUSED even while another thread waits in recv on the socket', async (t) => {
+  const c = tcp()
+  try {
+    const dead = await deadAddress()
+    const connecting = c.connect(dead)
+    const reading = c.recv(new Uint8Array(8)).then(
+      () => 'resolved',
+      (e: SocketError) => e.code,
+    )
+    await t.throwsAsync(within(connecting), { instanceOf: SocketError, code: 'ECONNREFUSED' })
+    c.close()
+    t.truthy(await within(reading))
+  } finally {
+    c.close()
+  }
+})

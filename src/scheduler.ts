@@ -59,8 +59,10 @@ function dispatch(n: number): void {
     const io = table[events[i]!]
     if (io === undefined) continue
     const bits = events[i + 1]!
-    if (bits & READ && io.r !== undefined) io.ready(0)
+    // Write side first: a connect in progress must read the socket's pending error before a
+    // parked recv could consume it.
     if (bits & WRITE && io.w !== undefined) io.ready(1)
+    if (bits & READ && io.r !== undefined) io.ready(0)
   }
   if (pollers.length > 0) {
     const p = pollers

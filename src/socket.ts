@@ -122,9 +122,10 @@ export class Socket {
    * this object, its options and its explicit binding.
    */
   renew(): void {
-    const id = this.id('connect')
-    const e = native.reopen(id)
-    if (e < 0) throw errnoException(-e, 'socket')
+    const id = native.reopen(this.id('connect'))
+    if (id < 0) throw errnoException(-id, 'socket')
+    // Same slot, new generation: the old socket's late events cannot reach the new one.
+    this.#id = id
     for (const [name, value] of this.#opts ?? []) setopt(id, name, value)
     if (this.#bound !== undefined) this.bindSync(id, this.#bound)
   }

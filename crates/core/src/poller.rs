@@ -49,6 +49,16 @@ struct Slot {
   sock: Option<Socket>,
   reg: Option<sys::Registration>,
   stream: bool,
+  /// A short read means the receive buffer is empty (TCP on Linux, where urgent data, the one
+  /// exception, is reported as EPOLLPRI). Unix streams also stop short at a message carrying
+  /// descriptors, so they do not trust short reads.
+  short_reads_drain: bool,
+  /// Urgent (out-of-band) data was signalled: reads stop short at its mark until EAGAIN.
+  urgent: bool,
+  /// A connect is in progress; a recv or send that fails meanwhile takes the connection's
+  /// error from the socket (reading SO_ERROR clears it), so it is kept here for the connect.
+  connecting: bool,
+  conn_err: i32,
   /// Read side ready, or not known to be unready.
   rd: bool,
   /// Write side ready, or not known to be unready.
@@ -110,8 +120,9 @@ impl Poller {
     self.poll.as_ref().map(|p| p.as_raw_fd())
   }
 
-  /// Adds a socket; `stream` tells whether short reads/writes mean the buffer was drained.
-  pub fn insert(&mut self, sock: Socket, stream: bool) -> Id {
+  /// Adds a socket. `stream`: a short write means the send buffer is full. `short_reads_drain`:
+  /// a short read means the receive buffer is empty (pass true only for TCP over IP).
+  pub fn insert(&mut self, sock: Socket, stream: bool, short_reads_drain: bool) -> Id {
     let index = match self.free.pop() {
       Some(i) => i,
       None => {
@@ -126,6 +137,10 @@ impl Poller {
       sock: Some(sock),
       reg: None,
       stream,
+      short_reads_drain: short_reads_drain && cfg!(any(target_os = "linux", target_os = "android")),
+      urgent: false,
+      connecting: false,
+      conn_err: 0,
       rd: true,
       wr: true,
       rd_hup: false,
@@ -178,7 +193,9 @@ impl Poller {
       return 0;
     }
     let sock = s.sock.as_ref().expect("slot() checked the socket");
-    match sys::register(registry, sock, Token((id & INDEX_MASK) as usize)) {
+    // The token is the whole id, generation included, so a late event of a closed socket is
+    // told apart from the socket that reuses its slot.
+    match sys::register(registry, sock, Token(id as usize)) {
       Ok(r) => {
         s.reg = Some(r);
         0
@@ -252,8 +269,14 @@ impl Poller {
     } else {
       (&mut s.wr, &mut s.wr_hup)
     };
+    if s.connecting && r < 0 && r != WOULD_BLOCK {
+      s.conn_err = -r;
+    }
     if r == WOULD_BLOCK {
       *flag = false;
+      if read {
+        s.urgent = false;
+      }
       let e = Self::ensure_registered(registry, id, s);
       return if e < 0 { e } else { WOULD_BLOCK };
     }
@@ -261,7 +284,7 @@ impl Poller {
       if read && r == 0 && asked > 0 {
         // End of stream is permanent: every later recv returns 0 at once.
         *hup = true;
-      } else if (r as usize) < asked {
+      } else if (r as usize) < asked && (!read || (s.short_reads_drain && !s.urgent)) {
         *flag = false;
       }
     }
@@ -278,8 +301,9 @@ impl Poller {
     if s.reg.is_some() && !s.rd && !s.rd_hup {
       return Err(WOULD_BLOCK);
     }
+    let drains = s.short_reads_drain;
     match socket::accept(s.sock.as_ref().unwrap()) {
-      Ok((c, a)) => Ok((self.insert(c, true), a)),
+      Ok((c, a)) => Ok((self.insert(c, true, drains), a)),
       Err(e) => {
         let r = -errno_of(&e);
         Err(Self::after(registry, id, s, r, 0, true))
@@ -302,6 +326,8 @@ impl Poller {
       Ok(true) => 0,
       Ok(false) => {
         s.wr = false;
+        s.connecting = true;
+        s.conn_err = 0;
         let e = Self::ensure_registered(registry, id, s);
         if e < 0 {
           e
@@ -313,10 +339,12 @@ impl Poller {
     }
   }
 
-  /// Replaces the socket behind `id` with a fresh one of the same domain, type and protocol,
-  /// keeping the id. A failed connect leaves a socket that cannot connect again (Linux answers
-  /// ECONNABORTED, BSDs EINVAL), so the next address of a lookup needs a new one. Options and
-  /// bindings are not carried over: the caller re-applies them. 0 or `-errno`.
+  /// Replaces the socket behind `id` with a fresh one of the same domain, type and protocol, in
+  /// the same slot under a new generation: returns the new id, or `-errno`. A failed connect
+  /// leaves a socket that cannot connect again (Linux answers ECONNABORTED, BSDs EINVAL), so
+  /// the next address of a lookup needs a new one; the new generation keeps the old socket's
+  /// late events away from it. Options and bindings are not carried over: the caller re-applies
+  /// them.
   pub fn reopen(&mut self, id: Id) -> i32 {
     let registry = &self.registry;
     let Some(s) = slot(&mut self.slots, id) else {
@@ -335,11 +363,15 @@ impl Poller {
           sys::deregister(registry, reg);
         }
         s.sock = Some(sock);
+        s.gen = (s.gen + 1) & GEN_MASK;
         s.rd = true;
         s.wr = true;
         s.rd_hup = false;
         s.wr_hup = false;
-        0
+        s.urgent = false;
+        s.connecting = false;
+        s.conn_err = 0;
+        ((id & INDEX_MASK) | (s.gen << INDEX_BITS)) as i32
       }
       Err(e) => -errno_of(&e),
     }
@@ -352,7 +384,7 @@ impl Poller {
       return ebadf();
     };
     let sock = s.sock.as_ref().unwrap();
-    match socket::finish_connect(sock) {
+    let r = match socket::finish_connect(sock) {
       Err(e) => -errno_of(&e),
       Ok(()) => match sock.peer_addr() {
         Ok(_) => {
@@ -360,19 +392,26 @@ impl Poller {
           s.wr = true;
           0
         }
+        Err(_) if s.conn_err != 0 => -s.conn_err,
         Err(_) if !s.wr_hup => {
           s.wr = false;
           WOULD_BLOCK
         }
         Err(e) => -errno_of(&e),
       },
+    };
+    if r != WOULD_BLOCK {
+      s.connecting = false;
+      s.conn_err = 0;
     }
+    r
   }
 
-  /// Applies one event and, when the socket is live, appends `[index, bits]` to `out` as pair
-  /// `*n`. Returns false, applying nothing, when `out` has no room left.
-  pub fn report(&mut self, index: usize, e: EventBits, out: &mut [i32], n: &mut usize) -> bool {
-    report(&mut self.slots, index, e, out, n)
+  /// Applies one event of `token` (a socket's id) and, when that socket is still live, appends
+  /// `[index, bits]` to `out` as pair `*n`. Returns false, applying nothing, when `out` has no
+  /// room left.
+  pub fn report(&mut self, token: usize, e: EventBits, out: &mut [i32], n: &mut usize) -> bool {
+    report(&mut self.slots, token, e, out, n)
   }
 
   /// Waits up to `timeout` (zero: do not wait) for events, applies them, and writes
@@ -402,14 +441,20 @@ impl Poller {
   }
 }
 
-/// Applies one OS event to the socket at `index`: the readiness bits to report, or 0 when the
-/// socket is gone.
-fn apply(slots: &mut [Slot], index: usize, e: EventBits) -> i32 {
-  let Some(s) = slots.get_mut(index).filter(|s| s.sock.is_some()) else {
+/// Applies one OS event of `token` (an id): the readiness bits to report, or 0 when that socket
+/// is gone (its slot empty, or reused by a socket of another generation).
+fn apply(slots: &mut [Slot], token: usize, e: EventBits) -> i32 {
+  let index = token & INDEX_MASK as usize;
+  let gen = (token >> INDEX_BITS) as u32 & GEN_MASK;
+  let Some(s) = slots
+    .get_mut(index)
+    .filter(|s| s.sock.is_some() && s.gen == gen)
+  else {
     return 0;
   };
   let mut bits = 0;
-  if e.read || e.read_closed || e.error {
+  s.urgent |= e.priority;
+  if e.read || e.read_closed || e.error || e.priority {
     s.rd = true;
     s.rd_hup |= e.read_closed || e.error;
     bits |= Bits::READ;
@@ -422,13 +467,13 @@ fn apply(slots: &mut [Slot], index: usize, e: EventBits) -> i32 {
   bits
 }
 
-fn report(slots: &mut [Slot], index: usize, e: EventBits, out: &mut [i32], n: &mut usize) -> bool {
+fn report(slots: &mut [Slot], token: usize, e: EventBits, out: &mut [i32], n: &mut usize) -> bool {
   if 2 * *n + 1 >= out.len() {
     return false;
   }
-  let bits = apply(slots, index, e);
+  let bits = apply(slots, token, e);
   if bits != 0 {
-    out[2 * *n] = index as i32;
+    out[2 * *n] = (token & INDEX_MASK as usize) as i32;
     out[2 * *n + 1] = bits;
     *n += 1;
   }
@@ -448,6 +493,8 @@ pub struct EventBits {
   pub write_closed: bool,
   /// ERR.
   pub error: bool,
+  /// PRI: urgent (out-of-band) data (Linux).
+  pub priority: bool,
 }
 
 impl EventBits {
@@ -459,6 +506,7 @@ impl EventBits {
       read_closed: e.is_read_closed(),
       write_closed: e.is_write_closed(),
       error: e.is_error(),
+      priority: e.is_priority(),
     }
   }
 }
@@ -475,8 +523,8 @@ mod tests {
       .unwrap();
     l.listen(8).unwrap();
     let addr = l.local_addr().unwrap();
-    let l = p.insert(l, true);
-    let c = p.insert(open(Kind::Tcp, Family::Inet, 0).unwrap(), true);
+    let l = p.insert(l, true, true);
+    let c = p.insert(open(Kind::Tcp, Family::Inet, 0).unwrap(), true, true);
     let r = p.connect(c, &addr);
     assert!(r == 0 || r == WOULD_BLOCK);
     let s = loop {
@@ -533,11 +581,56 @@ mod tests {
   }
 
   #[test]
+  fn late_events_of_a_closed_socket_miss_its_slots_next_owner() {
+    let mut p = Poller::new(8).unwrap();
+    let (_l, c, s) = pair(&mut p);
+    let mut buf = [0u8; 4];
+    assert_eq!(p.recv(s, &mut buf), WOULD_BLOCK);
+    drop(p.remove(s));
+    let u = p.insert(open(Kind::Udp, Family::Inet, 0).unwrap(), false, false);
+    assert_eq!(u & INDEX_MASK, s & INDEX_MASK);
+    let hup = EventBits {
+      read_closed: true,
+      error: true,
+      ..EventBits::default()
+    };
+    let (mut out, mut n) = ([0i32; 4], 0);
+    assert!(p.report(s as usize, hup, &mut out, &mut n));
+    assert_eq!(n, 0, "the old socket's event reached the new one");
+    assert!(p.report(u as usize, hup, &mut out, &mut n));
+    assert_eq!(n, 1);
+    drop(p.remove(c));
+  }
+
+  #[cfg(target_os = "linux")]
+  #[test]
+  fn urgent_data_does_not_strand_what_follows_it() {
+    use std::os::fd::AsRawFd;
+    let mut p = Poller::new(64).unwrap();
+    let (_l, c, s) = pair(&mut p);
+    let mut buf = [0u8; 64];
+    assert_eq!(p.recv(s, &mut buf), WOULD_BLOCK);
+    let fd = p.socket(c).unwrap().as_raw_fd();
+    for (data, flags) in [(&b"abc"[..], 0), (b"X", libc::MSG_OOB), (b"def", 0)] {
+      // SAFETY: a live socket fd and a live buffer of the given length.
+      let sent = unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), flags) };
+      assert_eq!(sent, data.len() as isize);
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    wait(&mut p);
+    // The read stops at the urgent mark, short of the buffer's end, yet more data is queued.
+    assert_eq!(p.recv(s, &mut buf), 3);
+    assert_eq!(p.recv(s, &mut buf), 3);
+    assert_eq!(&buf[..3], b"def");
+    assert_eq!(p.recv(s, &mut buf), WOULD_BLOCK);
+  }
+
+  #[test]
   fn stale_ids_are_refused() {
     let mut p = Poller::new(8).unwrap();
-    let a = p.insert(open(Kind::Udp, Family::Inet, 0).unwrap(), false);
+    let a = p.insert(open(Kind::Udp, Family::Inet, 0).unwrap(), false, false);
     assert!(p.remove(a).is_some());
-    let b = p.insert(open(Kind::Udp, Family::Inet, 0).unwrap(), false);
+    let b = p.insert(open(Kind::Udp, Family::Inet, 0).unwrap(), false, false);
     assert_eq!(a & INDEX_MASK, b & INDEX_MASK);
     assert_ne!(a, b);
     assert_eq!(p.send(a, b"x"), -sys::EBADF);
@@ -555,7 +648,7 @@ mod tests {
       .unwrap();
     let addr = l.local_addr().unwrap();
     drop(l);
-    let c = p.insert(open(Kind::Tcp, Family::Inet, 0).unwrap(), true);
+    let c = p.insert(open(Kind::Tcp, Family::Inet, 0).unwrap(), true, true);
     let mut r = p.connect(c, &addr);
     while r == WOULD_BLOCK {
       wait(&mut p);
@@ -567,7 +660,10 @@ mod tests {
     l.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
       .unwrap();
     l.listen(1).unwrap();
-    assert_eq!(p.reopen(c), 0);
+    let c2 = p.reopen(c) as Id;
+    assert_ne!(c2, c);
+    assert_eq!(p.send(c, b"x"), -sys::EBADF);
+    let c = c2;
     let mut r = p.connect(c, &l.local_addr().unwrap());
     while r == WOULD_BLOCK {
       wait(&mut p);

@@ -148,19 +148,6 @@ pub fn init(
   }
   let mut poller = Poller::new(EVENT_CAPACITY.min(ev_len / 2))
     .map_err(|e| Error::new(Status::GenericFailure, format!("poller: {e}")))?;
-  let wake = match mode.as_str() {
-    #[cfg(unix)]
-    "uv" => Wake::Uv(UvWake::start(&env, &poller)?),
-    "thread" => Wake::Thread(ThreadWake::start(raw, &mut poller)?),
-    _ => {
-      return Err(Error::new(
-        Status::InvalidArg,
-        "mode must be 'uv' or 'thread'",
-      ))
-    }
-  };
-  // SAFETY: `ctl` points into the live control array checked above.
-  unsafe { *ctl.add(REFED) = 0 };
 
   let mut resource = ptr::null_mut();
   let mut name = ptr::null_mut();
@@ -186,6 +173,33 @@ pub fn init(
     reference(raw, control.value().value)?,
   ];
   let dispatch = reference(raw, dispatch.value().value)?;
+
+  // Last, so that nothing fallible follows a started wake source (it would keep polling an fd
+  // whose poller is dropped on the error path).
+  let wake = match mode.as_str() {
+    #[cfg(unix)]
+    "uv" => UvWake::start(&env, &poller).map(Wake::Uv),
+    "thread" => ThreadWake::start(raw, &mut poller).map(Wake::Thread),
+    _ => Err(Error::new(
+      Status::InvalidArg,
+      "mode must be 'uv' or 'thread'",
+    )),
+  };
+  let wake = match wake {
+    Ok(w) => w,
+    Err(e) => {
+      // SAFETY: the context and references were made above on this env, released once here.
+      unsafe {
+        sys::napi_async_destroy(raw, async_ctx);
+        for x in refs.into_iter().chain([dispatch]) {
+          sys::napi_delete_reference(raw, x);
+        }
+      }
+      return Err(e);
+    }
+  };
+  // SAFETY: `ctl` points into the live control array checked above.
+  unsafe { *ctl.add(REFED) = 0 };
 
   REACTOR.with(|r| {
     *r.borrow_mut() = Some(Reactor {

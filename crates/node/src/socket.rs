@@ -32,7 +32,10 @@ pub fn open(kind: String, family: String, protocol: i32) -> i32 {
     return einval();
   };
   match socket::open(k, f, protocol) {
-    Ok(s) => with(|r| r.poller.insert(s, k == Kind::Tcp) as i32).unwrap_or_else(not_ready),
+    Ok(s) => {
+      let tcp_ip = k == Kind::Tcp && f != Family::Unix;
+      with(|r| r.poller.insert(s, k == Kind::Tcp, tcp_ip) as i32).unwrap_or_else(not_ready)
+    }
     Err(e) => -error::errno_of(&e),
   }
 }
@@ -80,7 +83,8 @@ pub fn connect(id: u32, family: String, address: String, port: u32, scope_id: u3
   }
 }
 
-/// Replaces a socket that failed to connect with a fresh one under the same id.
+/// Replaces a socket that failed to connect with a fresh one in the same slot: the new id, or
+/// `-errno`.
 #[napi]
 pub fn reopen(id: u32) -> i32 {
   with(|r| r.poller.reopen(id)).unwrap_or_else(not_ready)

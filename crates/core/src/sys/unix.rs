@@ -137,11 +137,12 @@ pub fn set_int(
 pub struct Registration;
 
 pub fn register(r: &Registry, s: &Socket, t: Token) -> io::Result<Registration> {
-  r.register(
-    &mut SourceFd(&s.as_raw_fd()),
-    t,
-    Interest::READABLE | Interest::WRITABLE,
-  )?;
+  // PRIORITY (EPOLLPRI) tells when TCP urgent data stops reads short of the buffer's end.
+  #[cfg(any(target_os = "linux", target_os = "android"))]
+  let interest = Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY;
+  #[cfg(not(any(target_os = "linux", target_os = "android")))]
+  let interest = Interest::READABLE | Interest::WRITABLE;
+  r.register(&mut SourceFd(&s.as_raw_fd()), t, interest)?;
   Ok(Registration)
 }
 
