@@ -5,31 +5,15 @@
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { accessSync, constants as fsConstants, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import test, { type ExecutionContext } from 'ava'
-import { addr, Address, clock, newthread, type Socket, SocketError, start, tcp, udp } from 'socket2'
-import { readAll, within } from './util.ts'
+import test from 'ava'
+import { addr, Address, clock, newthread, SocketError, start, tcp, udp } from 'socket2'
+import { closing, has, readAll, within } from './util.ts'
 
 const execFileAsync = promisify(execFile)
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
-
-function closing(t: ExecutionContext, ...socks: Socket[]): void {
-  t.teardown(() => {
-    for (const s of socks) s.close()
-  })
-}
-
-function has(cmd: string): boolean {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    try {
-      accessSync(`${dir}/${cmd}`, fsConstants.X_OK)
-      return true
-    } catch {}
-  }
-  return false
-}
 
 // ---------------------------------------------------------------------------------------------
 // Over ::1

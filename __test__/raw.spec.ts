@@ -5,12 +5,11 @@
  */
 import { execFile } from 'node:child_process'
 import { randomInt } from 'node:crypto'
-import { accessSync, constants as fsConstants } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import test, { type ExecutionContext } from 'ava'
-import { addr, clock, raw, type Raw, type Socket, SocketError, sleep, udp } from 'socket2'
-import { within } from './util.ts'
+import { addr, clock, raw, type Raw, SocketError, sleep, udp } from 'socket2'
+import { closing, has, within } from './util.ts'
 
 const execFileAsync = promisify(execFile)
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
@@ -27,23 +26,6 @@ const privileged = ((): boolean => {
 })()
 const asRoot = privileged ? test : test.skip
 const isRoot = process.getuid?.() === 0
-
-/** Whether a command is on the PATH. */
-function has(cmd: string): boolean {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    try {
-      accessSync(`${dir}/${cmd}`, fsConstants.X_OK)
-      return true
-    } catch {}
-  }
-  return false
-}
-
-function closing(t: ExecutionContext, ...socks: Socket[]): void {
-  t.teardown(() => {
-    for (const s of socks) s.close()
-  })
-}
 
 /** The Internet checksum (RFC 1071); 0 over a message that carries a valid one. */
 function checksum(b: Uint8Array): number {

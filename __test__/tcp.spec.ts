@@ -1,19 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { readdirSync } from 'node:fs'
 import test, { type ExecutionContext } from 'ava'
-import { Address, clock, newthread, type Socket, SocketError, sleep, start, tcp, type Tcp } from 'socket2'
-import { listener, pair, readAll, within } from './util.ts'
+import { Address, clock, newthread, SocketError, sleep, start, tcp, type Tcp } from 'socket2'
+import { closing, listener, pair, readAll, within } from './util.ts'
 
 // Every test here shares the one scheduler (`start()` waits for every live thread), and the
 // deadline tests check timing: run them one at a time.
 const serial = test.serial
-
-/** Closes the sockets when the test ends, however it ends. */
-function closing(t: ExecutionContext, ...socks: Socket[]): void {
-  t.teardown(() => {
-    for (const s of socks) s.close()
-  })
-}
 
 /** A loopback port that nothing listens on: bound by a listener that is then closed. */
 async function closedPort(family: 'inet' | 'inet6' = 'inet'): Promise<number> {

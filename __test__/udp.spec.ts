@@ -4,20 +4,13 @@
  */
 import { randomBytes } from 'node:crypto'
 import test, { type ExecutionContext } from 'ava'
-import { addr, Address, clock, newthread, type Socket, SocketError, sleep, start, udp, type Udp } from 'socket2'
-import { within } from './util.ts'
+import { addr, Address, clock, newthread, SocketError, sleep, start, udp, type Udp } from 'socket2'
+import { closing, within } from './util.ts'
 
 const badType = { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' }
 const badRange = { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' }
 const closedError = { instanceOf: SocketError, code: 'ERR_SOCKET_CLOSED' }
 const timeout = { instanceOf: SocketError, code: 'ETIMEDOUT', message: 'timeout' }
-
-/** Closes the sockets when the test ends, however it ends. */
-function closing(t: ExecutionContext, ...socks: Socket[]): void {
-  t.teardown(() => {
-    for (const s of socks) s.close()
-  })
-}
 
 /** A UDP socket bound to loopback and an ephemeral port, closed when the test ends. */
 async function bound(t: ExecutionContext, family: 'inet' | 'inet6' = 'inet'): Promise<Udp> {

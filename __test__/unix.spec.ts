@@ -7,14 +7,8 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
-import { Address, clock, newthread, type Socket, SocketError, start, tcp, udp } from 'socket2'
-import { readAll, tempDir, within } from './util.ts'
-
-function closing(t: ExecutionContext, ...socks: Socket[]): void {
-  t.teardown(() => {
-    for (const s of socks) s.close()
-  })
-}
+import { Address, clock, newthread, SocketError, start, tcp, udp } from 'socket2'
+import { closing, readAll, tempDir, within } from './util.ts'
 
 /** A temp directory removed when the test ends. */
 function dir(t: ExecutionContext): string {

@@ -1,8 +1,9 @@
 /** Helpers shared by the specs: real loopback sockets, bounded waits, temp paths. */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { accessSync, constants as fsConstants, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { tcp, type Tcp } from 'socket2'
+import type { ExecutionContext } from 'ava'
+import { type Socket, tcp, type Tcp } from 'socket2'
 
 /** A listening TCP server on 127.0.0.1 (or ::1) and an ephemeral port. */
 export async function listener(family: 'inet' | 'inet6' = 'inet'): Promise<Tcp> {
@@ -40,4 +41,22 @@ export async function readAll(s: Tcp, chunk = 65536): Promise<Buffer> {
   const parts: Buffer[] = []
   for (let n; (n = await s.recv(buf)) > 0; ) parts.push(Buffer.from(buf.subarray(0, n)))
   return Buffer.concat(parts)
+}
+
+/** Closes the sockets when the test ends, whatever its outcome. */
+export function closing(t: ExecutionContext, ...socks: Socket[]): void {
+  t.teardown(() => {
+    for (const s of socks) s.close()
+  })
+}
+
+/** Whether a command is on the PATH. */
+export function has(cmd: string): boolean {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    try {
+      accessSync(`${dir}/${cmd}`, fsConstants.X_OK)
+      return true
+    } catch {}
+  }
+  return false
 }
