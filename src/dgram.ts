@@ -5,7 +5,7 @@
 import native from './binding'
 import { Address, type AddressLike, resolveTarget, WIRE_MAX } from './addr'
 import { constants } from 'node:os'
-import { argType, errnoException, ownError, SocketError } from './errors'
+import { argType, errnoException, SocketError } from './errors'
 import { AGAIN, attempt, WOULD_BLOCK } from './scheduler'
 import { BufferOp, checkExpires, nativeAddress, Socket, span } from './socket'
 
@@ -80,7 +80,8 @@ export class Datagram extends Socket {
     const len = span(buf, maxlen, 'data')
     const deadline = checkExpires(expires)
     this.id('send')
-    if (this.io.w !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'send'))
+    const busy = this.io.busy(1, 'send')
+    if (busy !== undefined) return busy
     if (target === undefined) return this.#send(buf as Uint8Array, len, undefined, deadline)
     const addrs = resolveTarget(target, port, this.type(), this.family(), undefined)
     return Array.isArray(addrs)
@@ -103,7 +104,8 @@ export class Datagram extends Socket {
     const len = span(buf, maxlen, 'buf')
     const deadline = checkExpires(expires)
     this.id('recv')
-    if (this.io.r !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'recv'))
+    const busy = this.io.busy(0, 'recv')
+    if (busy !== undefined) return busy
     const op = new RecvFromOp(this, buf, len)
     return attempt(op) ?? this.io.park(0, op, deadline)
   }

@@ -2,9 +2,9 @@
  * The scheduler: the dispatch that the native poller calls once per wake-up, the waiters it
  * resumes, the cooperative budget, and threads (`newthread`, `poll`, `start`, `stop`).
  *
- * An operation first tries its syscall. Only when that would block does it wait: it parks one
- * resolver on its socket's direction (`Io.wait`), and the dispatch resolves it when the poller
- * reports that direction ready. Native code never creates promises.
+ * An operation first tries its syscall. Only when that would block does it wait: it is parked
+ * on its socket's direction (`Io.park`), and the dispatch retries it when the poller reports that
+ * direction ready. Native code never creates promises.
  */
 import native, { INDEX_MASK, READ, WRITE } from './binding'
 import { argType, ownError, timeoutError } from './errors'
@@ -144,7 +144,8 @@ export class Io {
    */
   park<T>(dir: 0 | 1, op: Op<T>, expires: number | undefined): Promise<T> {
     if (this.closed) return Promise.reject(ownError('ERR_SOCKET_CLOSED', op.syscall))
-    if ((dir === 0 ? this.r : this.w) !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', op.syscall))
+    const busy = this.busy(dir, op.syscall)
+    if (busy !== undefined) return busy
     return new Promise<T>((resolve, reject) => {
       op.resolve = resolve
       op.reject = reject
@@ -153,6 +154,15 @@ export class Io {
       addWaiter()
       if (expires !== undefined) op.timer = at(expires, () => this.expire(dir, op as Op<unknown>))
     })
+  }
+
+  /**
+   * The ERR_SOCKET_BUSY rejection when an operation already waits on `dir`, else undefined.
+   * Callers check before their first syscall, so a second reader never takes the first's data.
+   */
+  busy(dir: 0 | 1, syscall: string): Promise<never> | undefined {
+    const waiting = dir === 0 ? this.r : this.w
+    return waiting === undefined ? undefined : Promise.reject(ownError('ERR_SOCKET_BUSY', syscall))
   }
 
   private expire(dir: 0 | 1, op: Op<unknown>): void {

@@ -158,8 +158,8 @@ export class Socket {
 
   /**
    * Closes the socket. For TCP the kernel sends RST when unread data is pending or `so_linger`
-   * is 0, else FIN. A unix socket file the socket created by binding is removed. Idempotent. Every operation waiting on the socket, in any thread, rejects at
-   * once with ERR_SOCKET_CLOSED.
+   * is 0, else FIN. A unix socket file the socket created by binding is removed. Idempotent.
+   * Every operation waiting on the socket, in any thread, rejects at once with ERR_SOCKET_CLOSED.
    */
   close(): void {
     if (this.#id < 0) return

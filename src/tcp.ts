@@ -3,7 +3,7 @@
  */
 import native from './binding'
 import { Address, type AddressLike, resolveTarget } from './addr'
-import { argRange, argType, errnoException, type ErrorAddress, ownError } from './errors'
+import { argRange, argType, errnoException, type ErrorAddress } from './errors'
 import { AGAIN, attempt, completed, Op, WOULD_BLOCK } from './scheduler'
 import { BufferOp, checkExpires, kCreate, nativeAddress, openSocket, Socket, socketArgs, span } from './socket'
 
@@ -94,7 +94,8 @@ export class Tcp extends Socket {
     const deadline = checkExpires(expires)
     this.id('accept')
     const op = new AcceptOp(this)
-    if (this.io.r !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'accept'))
+    const busy = this.io.busy(0, 'accept')
+    if (busy !== undefined) return busy
     return attempt(op) ?? this.io.park(0, op, deadline)
   }
 
@@ -118,7 +119,8 @@ export class Tcp extends Socket {
     const len = span(buf, maxlen, 'data')
     const deadline = checkExpires(expires)
     const id = this.id('send')
-    if (this.io.w !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'send'))
+    const busy = this.io.busy(1, 'send')
+    if (busy !== undefined) return busy
     // The common case, everything sent at once, allocates no op.
     const n = native.send(id, buf as Uint8Array, 0, len)
     if (n === len) return completed(n)
@@ -137,7 +139,8 @@ export class Tcp extends Socket {
     if (len === 0) throw argRange('maxlen', 'at least 1 (0 would read as end of stream)', maxlen ?? 0)
     const deadline = checkExpires(expires)
     const id = this.id('recv')
-    if (this.io.r !== undefined) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'recv'))
+    const busy = this.io.busy(0, 'recv')
+    if (busy !== undefined) return busy
     // Data already there: no op is allocated.
     const n = native.recv(id, buf, 0, len)
     if (n >= 0) return completed(n)
