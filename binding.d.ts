@@ -31,7 +31,7 @@ export declare function close(id: number): number
  */
 export declare function connect(id: number, family: string, address: string, port: number, scopeId: number): number
 
-/** The OS numbers for families, kinds and getaddrinfo flags. */
+/** The OS numbers for families, kinds and getaddrinfo flags, and the poller's event layout. */
 export declare function constants(): Constants
 
 /** The OS numbers JavaScript needs for lookups and error names. */
@@ -43,6 +43,10 @@ export interface Constants {
   sockRaw: number
   aiFlags: Array<string>
   aiValues: Array<number>
+  /** Readiness bits of dispatched events, and the index part of a socket id. */
+  readBit: number
+  writeBit: number
+  indexMask: number
 }
 
 /** Writes the wire form of an address given as text into `out`: its length, or `-errno`. */

@@ -3,7 +3,7 @@
  * `AddrInfo` result lists, and `Address`, the single address that sockets report and accept.
  */
 import { isIP } from 'node:net'
-import native from './binding'
+import native, { constants } from './binding'
 import { argType, errnoException, lookupError, ownError, SocketError } from './errors'
 
 export type SocketType = 'tcp' | 'udp' | 'raw'
@@ -32,7 +32,7 @@ export const protocols: Record<Protocol, number> = {
 }
 const protocolNames = new Map(Object.entries(protocols).map(([k, v]) => [v, k as Protocol]))
 
-const c = native.constants()
+const c = constants
 const aiFlags = new Map(c.aiFlags.map((n, i) => [n, c.aiValues[i]!]))
 aiFlags.set('cannonname', aiFlags.get('canonname')!)
 const socktypes: Record<SocketType, number> = { tcp: c.sockStream, udp: c.sockDgram, raw: c.sockRaw }

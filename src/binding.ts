@@ -12,9 +12,12 @@ const native: Native = require(join(__dirname, '..', '..', 'binding.js'))
 
 export default native
 
+/** The native side's numbers (address families, kinds, flags, the event layout), read once. */
+export const constants = native.constants()
+
 /** Read-side readiness bit in dispatched events. */
-export const READ = 1
+export const READ = constants.readBit
 /** Write-side readiness bit in dispatched events. */
-export const WRITE = 2
-/** Socket ids carry their table index in the low bits. */
-export const INDEX_MASK = (1 << 22) - 1
+export const WRITE = constants.writeBit
+/** Socket ids carry their table index in these low bits. */
+export const INDEX_MASK = constants.indexMask

@@ -29,7 +29,8 @@ use crate::{socket, sys};
 pub type Id = u32;
 
 const INDEX_BITS: u32 = 22;
-const INDEX_MASK: u32 = (1 << INDEX_BITS) - 1;
+/// The bits of an [`Id`] that index the socket table (dispatched events carry the index).
+pub const INDEX_MASK: u32 = (1 << INDEX_BITS) - 1;
 const GEN_MASK: u32 = (1 << (31 - INDEX_BITS)) - 1;
 
 /// Readiness bits reported per event.
@@ -67,6 +68,19 @@ struct Slot {
   rd_hup: bool,
   /// Sticky: the write side saw HUP/ERR.
   wr_hup: bool,
+}
+
+impl Slot {
+  /// Whether a syscall in this direction is known to fail with EAGAIN: only once registered
+  /// (before that nothing is known) and while neither an edge nor a sticky hang-up was seen.
+  fn known_unready(&self, read: bool) -> bool {
+    let (ready, hup) = if read {
+      (self.rd, self.rd_hup)
+    } else {
+      (self.wr, self.wr_hup)
+    };
+    self.reg.is_some() && !ready && !hup
+  }
 }
 
 /// The socket table and the OS poller it registers with.
@@ -211,7 +225,7 @@ impl Poller {
     let Some(s) = slot(&mut self.slots, id) else {
       return ebadf();
     };
-    if s.reg.is_some() && !s.rd && !s.rd_hup {
+    if s.known_unready(true) {
       return WOULD_BLOCK;
     }
     let r = ret(socket::recv(s.sock.as_ref().unwrap(), buf));
@@ -225,7 +239,7 @@ impl Poller {
     let Some(s) = slot(&mut self.slots, id) else {
       return ebadf();
     };
-    if s.reg.is_some() && !s.wr && !s.wr_hup {
+    if s.known_unready(false) {
       return WOULD_BLOCK;
     }
     let r = ret(socket::send(s.sock.as_ref().unwrap(), buf));
@@ -239,7 +253,7 @@ impl Poller {
     let Some(s) = slot(&mut self.slots, id) else {
       return Err(ebadf());
     };
-    if s.reg.is_some() && !s.rd && !s.rd_hup {
+    if s.known_unready(true) {
       return Err(WOULD_BLOCK);
     }
     match socket::recv_from(s.sock.as_ref().unwrap(), buf) {
@@ -255,7 +269,7 @@ impl Poller {
     let Some(s) = slot(&mut self.slots, id) else {
       return ebadf();
     };
-    if s.reg.is_some() && !s.wr && !s.wr_hup {
+    if s.known_unready(false) {
       return WOULD_BLOCK;
     }
     let r = ret(socket::send_to(s.sock.as_ref().unwrap(), buf, addr));
@@ -298,7 +312,7 @@ impl Poller {
     let Some(s) = slot(&mut self.slots, id) else {
       return Err(ebadf());
     };
-    if s.reg.is_some() && !s.rd && !s.rd_hup {
+    if s.known_unready(true) {
       return Err(WOULD_BLOCK);
     }
     let drains = s.short_reads_drain;

@@ -191,9 +191,6 @@ pub fn shutdown(s: &Socket, how: &str) -> io::Result<()> {
   s.shutdown(how)
 }
 
-/// The largest backlog the platform takes: `listen(2)` clamps it to `somaxconn`.
-pub const MAX_BACKLOG: i32 = i32::MAX;
-
 /// An address as JavaScript sees it: an IP socket address, or a unix path (`None` for an
 /// unnamed unix socket).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -232,9 +232,13 @@ pub struct Constants {
   pub sock_raw: i32,
   pub ai_flags: Vec<String>,
   pub ai_values: Vec<i32>,
+  /// Readiness bits of dispatched events, and the index part of a socket id.
+  pub read_bit: i32,
+  pub write_bit: i32,
+  pub index_mask: u32,
 }
 
-/// The OS numbers for families, kinds and getaddrinfo flags.
+/// The OS numbers for families, kinds and getaddrinfo flags, and the poller's event layout.
 #[napi]
 pub fn constants() -> Constants {
   use socket2_core::{Family, Kind};
@@ -255,5 +259,8 @@ pub fn constants() -> Constants {
     sock_raw: Kind::Raw.raw(),
     ai_flags: names.iter().map(|s| s.to_string()).collect(),
     ai_values: names.iter().map(|n| addr::flag(n).unwrap_or(0)).collect(),
+    read_bit: socket2_core::Bits::READ,
+    write_bit: socket2_core::Bits::WRITE,
+    index_mask: socket2_core::poller::INDEX_MASK,
   }
 }

@@ -50,6 +50,13 @@ pub fn close(id: u32) -> i32 {
   .unwrap_or_else(not_ready)
 }
 
+/// `offset..offset+len` clamped to a buffer of `size` bytes: JavaScript checks the bounds, and
+/// this keeps a caller that did not from reading or writing past the end.
+fn span(size: usize, offset: u32, len: u32) -> std::ops::Range<usize> {
+  let start = (offset as usize).min(size);
+  start..start.saturating_add(len as usize).min(size)
+}
+
 fn on_socket(id: u32, f: impl FnOnce(&socket2::Socket) -> i32) -> i32 {
   with(|r| match r.poller.socket(id) {
     Ok(s) => f(s),
@@ -135,12 +142,11 @@ pub fn recv_from(
 ) -> i32 {
   // SAFETY: as in `recv`, for both typed arrays (distinct objects; JavaScript keeps them apart).
   let (buf, meta) = unsafe { (buf.as_mut(), meta.as_mut()) };
-  let start = (offset as usize).min(buf.len());
-  let end = start.saturating_add(len as usize).min(buf.len());
+  let range = span(buf.len(), offset, len);
   if meta.len() < 2 {
     return einval();
   }
-  with(|r| match r.poller.recv_from(id, &mut buf[start..end]) {
+  with(|r| match r.poller.recv_from(id, &mut buf[range]) {
     Ok((n, from, cut)) => {
       meta[0] = cut as u8;
       meta[1] = Address::from_sockaddr(&from).to_wire(&mut meta[2..]) as u8;
@@ -156,10 +162,9 @@ pub fn recv_from(
 /// `Address::to_wire`): the count or `-errno`.
 #[napi(js_name = "sendTo")]
 pub fn send_to(id: u32, buf: &[u8], offset: u32, len: u32, to: &[u8]) -> i32 {
-  let start = (offset as usize).min(buf.len());
-  let end = start.saturating_add(len as usize).min(buf.len());
+  let range = span(buf.len(), offset, len);
   match Address::from_wire(to).and_then(|a| a.to_sockaddr().map_err(|e| -error::errno_of(&e))) {
-    Ok(a) => with(|r| r.poller.send_to(id, &buf[start..end], &a)).unwrap_or_else(not_ready),
+    Ok(a) => with(|r| r.poller.send_to(id, &buf[range], &a)).unwrap_or_else(not_ready),
     Err(e) => e,
   }
 }
@@ -167,9 +172,8 @@ pub fn send_to(id: u32, buf: &[u8], offset: u32, len: u32, to: &[u8]) -> i32 {
 /// Sends `buf[offset..offset+len]` (clamped to the buffer): the count sent or `-errno`.
 #[napi]
 pub fn send(id: u32, buf: &[u8], offset: u32, len: u32) -> i32 {
-  let start = (offset as usize).min(buf.len());
-  let end = start.saturating_add(len as usize).min(buf.len());
-  with(|r| r.poller.send(id, &buf[start..end])).unwrap_or_else(not_ready)
+  let range = span(buf.len(), offset, len);
+  with(|r| r.poller.send(id, &buf[range])).unwrap_or_else(not_ready)
 }
 
 /// Receives into `buf[offset..offset+len]` (clamped to the buffer): the count (0 = end of
@@ -180,9 +184,8 @@ pub fn recv(id: u32, mut buf: Uint8ArraySlice, offset: u32, len: u32) -> i32 {
   // no other Rust reference to its memory exists. Aliasing JavaScript views only see the bytes
   // the kernel wrote.
   let buf = unsafe { buf.as_mut() };
-  let start = (offset as usize).min(buf.len());
-  let end = start.saturating_add(len as usize).min(buf.len());
-  with(|r| r.poller.recv(id, &mut buf[start..end])).unwrap_or_else(not_ready)
+  let range = span(buf.len(), offset, len);
+  with(|r| r.poller.recv(id, &mut buf[range])).unwrap_or_else(not_ready)
 }
 
 /// `shutdown(2)`: `how` is `'r'`, `'w'` or `'rw'`.
