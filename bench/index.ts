@@ -1,6 +1,7 @@
-// npm run bench [-- --quick]: every workload with socket2, with node:net / node:dgram, and with a
-// C epoll program (the practical limit), client and server in one process, in interleaved
-// rounds. Prints the medians as a table and writes them to bench/results.json.
+// npm run bench [-- --quick] [-- --only=udp]: every workload with socket2, with node:net /
+// node:dgram, and with a C epoll program (the practical limit), client and server in one
+// process, in interleaved rounds. Prints the medians as a table and writes them to
+// bench/results.json (not when --only picks some workloads, by a word of their names).
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { nodeBulk, socket2Bulk } from './bulk'
@@ -18,6 +19,11 @@ const IDLE_PAIRS = 9000
 const IDLE_ROUNDS = quick ? 1 : 3
 
 const started = now()
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).toLowerCase()
+
+function wanted(name: string): boolean {
+  return only === undefined || name.toLowerCase().includes(only)
+}
 
 /** Runs one workload's implementations in interleaved rounds; logs progress to stderr. */
 async function measure<K extends string>(name: string, impls: Record<K, Impl>, rounds?: number) {
@@ -41,64 +47,77 @@ async function main(): Promise<void> {
   const rows: Row[] = []
 
   const pp1Name = 'TCP ping-pong 64 B, 1 connection'
-  const pp1 = await measure(pp1Name, {
-    socket2: () => socket2PingPong(1, SECONDS),
-    node: () => nodePingPong(1, SECONDS),
-    c: c('pingpong', 1, SECONDS),
-  })
-  rows.push(compare(pp1Name, 'round trips/s', '>= 1.25x node', pp1))
+  const cpuName = 'CPU per round trip, 1-connection ping-pong (lower is better)'
+  if (wanted(pp1Name) || wanted(cpuName)) {
+    const pp1 = await measure(pp1Name, {
+      socket2: () => socket2PingPong(1, SECONDS),
+      node: () => nodePingPong(1, SECONDS),
+      c: c('pingpong', 1, SECONDS),
+    })
+    rows.push(compare(pp1Name, 'round trips/s', '>= 1.25x node', pp1))
+    // The same runs' second number.
+    rows.push(compare(cpuName, 'CPU µs', '<= 0.8x node', pp1, 1))
+  }
 
   const pp32Name = `TCP ping-pong 64 B, ${IN_FLIGHT} connections`
-  const pp32 = await measure(pp32Name, {
-    socket2: () => socket2PingPong(IN_FLIGHT, SECONDS),
-    node: () => nodePingPong(IN_FLIGHT, SECONDS),
-    c: c('pingpong', IN_FLIGHT, SECONDS),
-  })
-  rows.push(compare(pp32Name, 'round trips/s', '>= 1.4x node', pp32))
+  if (wanted(pp32Name)) {
+    const pp32 = await measure(pp32Name, {
+      socket2: () => socket2PingPong(IN_FLIGHT, SECONDS),
+      node: () => nodePingPong(IN_FLIGHT, SECONDS),
+      c: c('pingpong', IN_FLIGHT, SECONDS),
+    })
+    rows.push(compare(pp32Name, 'round trips/s', '>= 1.4x node', pp32))
+  }
 
   // One set of runs, two rows: node's two ways of reading against the same socket2 and C.
   const bulkName = 'TCP bulk, 64 KiB sends, 1 connection'
-  const bulk = await measure(bulkName, {
-    socket2: () => socket2Bulk(SECONDS),
-    data: () => nodeBulk(SECONDS, 'data'),
-    onread: () => nodeBulk(SECONDS, 'onread'),
-    c: c('bulk', SECONDS),
-  })
-  rows.push(compare(`${bulkName} (node 'data')`, 'MB/s', '>= 1.5x node, >= 0.8x C', { ...bulk, node: bulk.data }))
-  rows.push(compare(`${bulkName} (node onread)`, 'MB/s', '>= 1.0x node, >= 0.8x C', { ...bulk, node: bulk.onread }))
+  if (wanted(bulkName)) {
+    const bulk = await measure(bulkName, {
+      socket2: () => socket2Bulk(SECONDS),
+      data: () => nodeBulk(SECONDS, 'data'),
+      onread: () => nodeBulk(SECONDS, 'onread'),
+      c: c('bulk', SECONDS),
+    })
+    rows.push(compare(`${bulkName} (node 'data')`, 'MB/s', '>= 1.5x node, >= 0.8x C', { ...bulk, node: bulk.data }))
+    rows.push(compare(`${bulkName} (node onread)`, 'MB/s', '>= 1.0x node, >= 0.8x C', { ...bulk, node: bulk.onread }))
+  }
 
   const churnName = `connect + accept + 1 exchange + close, ${IN_FLIGHT} in flight`
-  const churn = await measure(churnName, {
-    socket2: () => socket2Churn(IN_FLIGHT, SECONDS),
-    node: () => nodeChurn(IN_FLIGHT, SECONDS),
-    c: c('churn', IN_FLIGHT, SECONDS),
-  })
-  rows.push(compare(churnName, 'connections/s', '>= 1.1x node', churn))
+  if (wanted(churnName)) {
+    const churn = await measure(churnName, {
+      socket2: () => socket2Churn(IN_FLIGHT, SECONDS),
+      node: () => nodeChurn(IN_FLIGHT, SECONDS),
+      c: c('churn', IN_FLIGHT, SECONDS),
+    })
+    rows.push(compare(churnName, 'connections/s', '>= 1.1x node', churn))
+  }
 
   const udpName = 'UDP ping-pong 64 B'
-  const udp = await measure(udpName, {
-    socket2: socket2Udp(SECONDS),
-    node: () => nodeUdp(SECONDS),
-    c: c('udp', SECONDS),
-  })
-  rows.push(compare(udpName, 'round trips/s', '>= 1.5x node', udp))
+  if (wanted(udpName)) {
+    const udp = await measure(udpName, {
+      socket2: socket2Udp(SECONDS),
+      node: () => nodeUdp(SECONDS),
+      c: c('udp', SECONDS),
+    })
+    rows.push(compare(udpName, 'round trips/s', '>= 1.5x node', udp))
+  }
 
   const idleName = `${IDLE_PAIRS} idle connections, both ends in process (lower is better)`
-  const idles = await measure(
-    idleName,
-    { socket2: idle('socket2', IDLE_PAIRS), node: idle('node', IDLE_PAIRS), c: idle('c', IDLE_PAIRS) },
-    IDLE_ROUNDS,
-  )
-  rows.push(compare(idleName, 'KiB RSS per connection', '<= 0.3x node', idles))
-
-  // From the 1-connection ping-pong runs above: their second number.
-  rows.push(compare('CPU per round trip, 1-connection ping-pong (lower is better)', 'CPU µs', '<= 0.8x node', pp1, 1))
+  if (wanted(idleName)) {
+    const idles = await measure(
+      idleName,
+      { socket2: idle('socket2', IDLE_PAIRS), node: idle('node', IDLE_PAIRS), c: idle('c', IDLE_PAIRS) },
+      IDLE_ROUNDS,
+    )
+    rows.push(compare(idleName, 'KiB RSS per connection', '<= 0.3x node', idles))
+  }
 
   for (const [host, kind] of [
     ['localhost', 'name'],
     ['127.0.0.1', 'numeric'],
   ] as const) {
     const name = `addr('${host}') vs dns.lookup (${kind}), 16 in flight`
+    if (!wanted(name)) continue
     const r = await measure(name, {
       socket2: () => socket2Lookups(host, SECONDS),
       node: () => nodeLookups(host, SECONDS),
@@ -109,7 +128,7 @@ async function main(): Promise<void> {
 
   console.error(`[${(now() - started).toFixed(0)} s] done`)
   printTable(rows)
-  writeFileSync(join(__dirname, 'results.json'), JSON.stringify(rows, null, 2) + '\n')
+  if (only === undefined) writeFileSync(join(__dirname, 'results.json'), JSON.stringify(rows, null, 2) + '\n')
 }
 
 main().catch((e) => {

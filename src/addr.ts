@@ -35,6 +35,7 @@ const protocolNames = new Map(Object.entries(protocols).map(([k, v]) => [v, k as
 const c = constants
 const aiFlags = new Map(c.aiFlags.map((n, i) => [n, c.aiValues[i]!]))
 aiFlags.set('cannonname', aiFlags.get('canonname')!)
+const CANONNAME = aiFlags.get('canonname')!
 const socktypes: Record<SocketType, number> = { tcp: c.sockStream, udp: c.sockDgram, raw: c.sockRaw }
 const socktypeNames = new Map(Object.entries(socktypes).map(([k, v]) => [v, k as SocketType]))
 const afs: Record<'inet' | 'inet6', number> = { inet: c.afInet, inet6: c.afInet6 }
@@ -89,36 +90,52 @@ export class Address {
   }
 }
 
-interface Entry {
-  addr: Address
-  type: SocketType | undefined
-  protocol: Protocol | undefined
-  canonname: string | undefined
-}
-
 /**
  * The result of `addr()`: a list of resolved addresses, walked with `next()` or iterated.
- * Each `AddrInfo` is a view of one entry of the list.
+ * Each `AddrInfo` is a view of one entry of the list; the first entry's view (the head) also
+ * holds the list's freed state, so a literal's answer is one object. Kind and protocol are the
+ * list's: getaddrinfo is always asked for one socket type, so its entries agree on both.
  */
 export class AddrInfo {
-  readonly #list: { entries: Entry[]; freed: boolean }
+  readonly #addrs: readonly Address[]
+  readonly #type: SocketType | undefined
+  readonly #protocol: Protocol | undefined
+  readonly #canonname: string | undefined
+  readonly #head: AddrInfo
   readonly #i: number
+  #freed = false
 
-  /** @internal */
-  constructor(list: { entries: Entry[]; freed: boolean }, i = 0) {
-    this.#list = list
+  /** @internal The list's head, or (with `head`) the view of its entry `i`. */
+  constructor(
+    addrs: readonly Address[],
+    type: SocketType | undefined,
+    protocol: Protocol | undefined,
+    canonname: string | undefined,
+    head?: AddrInfo,
+    i = 0,
+  ) {
+    this.#addrs = addrs
+    this.#type = type
+    this.#protocol = protocol
+    this.#canonname = canonname
+    this.#head = head ?? this
     this.#i = i
   }
 
-  #entry(): Entry {
-    if (this.#list.freed) throw ownError('ERR_ADDR_FREED')
-    return this.#list.entries[this.#i]!
+  /** Throws ERR_ADDR_FREED once the list is freed. */
+  #live(): this {
+    if (this.#head.#freed) throw ownError('ERR_ADDR_FREED')
+    return this
+  }
+
+  #addr(): Address {
+    return this.#live().#addrs[this.#i]!
   }
 
   /** The next address of the list, or `null`. */
   next(): AddrInfo | null {
-    this.#entry()
-    return this.#i + 1 < this.#list.entries.length ? new AddrInfo(this.#list, this.#i + 1) : null
+    const i = this.#live().#i + 1
+    return i < this.#addrs.length ? new AddrInfo(this.#addrs, this.#type, this.#protocol, this.#canonname, this.#head, i) : null
   }
 
   /** Iterates this address and the ones after it. */
@@ -132,58 +149,58 @@ export class AddrInfo {
 
   /** `'tcp'`, `'udp'`, `'raw'`, or `undefined` when the lookup did not say. */
   type(): SocketType | undefined {
-    return this.#entry().type
+    return this.#live().#type
   }
 
   /** `'inet'`, `'inet6'` or `'unix'`. */
   family(): Family {
-    return this.#entry().addr.family
+    return this.#addr().family
   }
 
   /** `'tcp'`, `'udp'`, `'icmp'`..., or `undefined`. */
   protocol(): Protocol | undefined {
-    return this.#entry().protocol
+    return this.#live().#protocol
   }
 
   /** The canonical name (asked for with the `canonname` flag), else `undefined`. */
   name(): string | undefined {
-    this.#entry()
-    return this.#list.entries[0]!.canonname
+    return this.#live().#canonname
   }
 
   /** This entry as an `Address`. */
   toAddress(): Address {
-    return this.#entry().addr
+    return this.#addr()
   }
 
   get address(): string {
-    return this.#entry().addr.address
+    return this.#addr().address
   }
 
   get port(): number {
-    return this.#entry().addr.port
+    return this.#addr().port
   }
 
   /** `'127.0.0.1:80'`, `'[::1]:80'`. */
   toString(): string {
-    return this.#entry().addr.toString()
+    return this.#addr().toString()
   }
 
   /** Releases the list; idempotent. Later use of any of its entries throws ERR_ADDR_FREED. */
   free(): void {
-    this.#list.freed = true
+    this.#head.#freed = true
   }
 
   /** Whether `free()` was called. */
   get freed(): boolean {
-    return this.#list.freed
+    return this.#head.#freed
   }
 }
 
 /** The arguments of `addr()` after validation. */
 interface Query {
-  host: string | undefined
-  port: string
+  host: string
+  /** A port number, or a service name for getaddrinfo. */
+  port: number | string
   type: SocketType
   family: Family
   protocol: number
@@ -203,82 +220,104 @@ function flagsOf(flags: unknown): number {
   return bits
 }
 
-function query(
-  host?: unknown,
-  port?: unknown,
-  type?: unknown,
-  family: unknown = 'inet',
-  protocol: unknown = undefined,
-  flags: unknown = undefined,
-): Query {
+function typeOf(type: unknown): SocketType {
   if (type !== 'tcp' && type !== 'udp' && type !== 'raw') throw argType('type', "'tcp', 'udp' or 'raw'", type)
+  return type
+}
+
+function familyOf(family: unknown): Family {
+  if (family === undefined) return 'inet'
   if (family !== 'inet' && family !== 'inet6' && family !== 'unix') {
     throw argType('family', "'inet', 'inet6' or 'unix'", family)
   }
-  if (protocol !== undefined && !(typeof protocol === 'string' && protocol in protocols)) {
+  return family
+}
+
+function protocolOf(protocol: unknown): number {
+  if (protocol === undefined) return 0
+  if (!(typeof protocol === 'string' && protocol in protocols)) {
     throw argType('protocol', Object.keys(protocols).join(', '), protocol)
   }
+  return protocols[protocol as Protocol]
+}
+
+function hostOf(host: unknown, family: Family): string {
   const v6 = family === 'inet6'
   if (family === 'unix' && (typeof host !== 'string' || host === '' || host === '*')) {
     // '*' and false name IP addresses; a unix socket needs its path spelled out.
     throw argType('host', 'a socket path (or @name for an abstract socket)', host)
   }
-  let h: string | undefined
-  if (host === undefined || host === null || host === '*') h = v6 ? '::' : '0.0.0.0'
-  else if (host === false) h = v6 ? '::1' : '127.0.0.1'
-  else if (typeof host === 'string' && host.length > 0) h = host
-  else throw argType('host', "a host name, an IP address, '*', false or a path", host)
-  let p: string
-  if (port === undefined || port === null) p = '0'
-  else if (typeof port === 'number' && Number.isInteger(port) && port >= 0 && port <= 65535) p = String(port)
-  else if (typeof port === 'string' && /^\d+$/.test(port) && Number(port) <= 65535) p = String(Number(port))
+  if (host === undefined || host === null || host === '*') return v6 ? '::' : '0.0.0.0'
+  if (host === false) return v6 ? '::1' : '127.0.0.1'
+  if (typeof host === 'string' && host.length > 0) return host
+  throw argType('host', "a host name, an IP address, '*', false or a path", host)
+}
+
+/** A port number, or a service name for getaddrinfo. */
+function portOf(port: unknown): number | string {
+  if (port === undefined || port === null) return 0
+  if (typeof port === 'number' && Number.isInteger(port) && port >= 0 && port <= 65535) return port
+  if (typeof port === 'string' && /^\d+$/.test(port) && Number(port) <= 65535) return Number(port)
   // A name, not a number in disguise: '-1' and '70000' are refused like -1 and 70000.
-  else if (typeof port === 'string' && port.length > 0 && !/^[-+]?\d+$/.test(port)) p = port
-  else throw argType('port', 'an integer from 0 to 65535 or a service name', port)
-  return {
-    host: h,
-    port: p,
-    type,
-    family,
-    protocol: protocol === undefined ? 0 : protocols[protocol as Protocol],
-    flags: flagsOf(flags),
-  }
+  if (typeof port === 'string' && port.length > 0 && !/^[-+]?\d+$/.test(port)) return port
+  throw argType('port', 'an integer from 0 to 65535 or a service name', port)
+}
+
+/**
+ * Validates `addr()`'s arguments, then answers at once where no lookup is needed (`now`) or
+ * hands the query to getaddrinfo (`later`). The continuations keep the common answer, a
+ * literal's, free of an intermediate query object.
+ */
+function answer<R>(
+  host: unknown,
+  port: unknown,
+  type: unknown,
+  family: unknown,
+  protocol: unknown,
+  flags: unknown,
+  now: (ai: AddrInfo) => R,
+  later: (q: Query) => R,
+): R {
+  const t = typeOf(type)
+  const f = familyOf(family)
+  const proto = protocolOf(protocol)
+  const h = hostOf(host, f)
+  const p = portOf(port)
+  const bits = flagsOf(flags)
+  const ai = literal(h, p, t, f, proto, bits)
+  return ai !== undefined ? now(ai) : later({ host: h, port: p, type: t, family: f, protocol: proto, flags: bits })
 }
 
 function fromEntries(q: Query, r: ReturnType<typeof native.lookupSync>): AddrInfo {
   if (r.code) throw lookupError(r.code, r.errno, q.host)
   if (r.entries.length === 0) throw lookupError('EAI_NONAME', 0, q.host)
-  const entries = r.entries.map((e) => ({
-    addr: new Address(e.family as Family, e.address, e.port, e.scopeId),
-    type: socktypeNames.get(e.socktype),
-    protocol: protocolNames.get(e.protocol),
-    canonname: e.canonname ?? undefined,
-  }))
-  return new AddrInfo({ entries, freed: false })
+  const first = r.entries[0]!
+  return new AddrInfo(
+    r.entries.map((e) => new Address(e.family as Family, e.address, e.port, e.scopeId)),
+    socktypeNames.get(first.socktype),
+    protocolNames.get(first.protocol),
+    first.canonname ?? undefined,
+  )
 }
 
-/** The synchronous answer where no lookup is needed: unix paths and IP literals. */
-function fastPath(q: Query): AddrInfo | undefined {
-  // getaddrinfo reports the kind's own protocol when none is asked for (none for raw).
-  const proto = q.protocol !== 0 ? q.protocol : q.type === 'raw' ? 0 : protocols[q.type]
-  const one = (addr: Address, canon?: string): AddrInfo =>
-    new AddrInfo({
-      entries: [{ addr, type: q.type, protocol: protocolNames.get(proto), canonname: canon }],
-      freed: false,
-    })
-  if (q.family === 'unix') {
+/** The answer where no lookup is needed, unix paths and IP literals; else undefined. */
+function literal(host: string, port: number | string, type: SocketType, family: Family, protocol: number, flags: number): AddrInfo | undefined {
+  let a: Address
+  if (family === 'unix') {
     // `@name` spells a Linux abstract name (a leading NUL byte).
-    const path = q.host!.startsWith('@') ? '\0' + q.host!.slice(1) : q.host!
-    return one(new Address('unix', path, 0))
+    a = new Address('unix', host.startsWith('@') ? '\0' + host.slice(1) : host, 0)
+  } else {
+    // A service name, or a scoped IPv6 literal (fe80::1%eth0), needs getaddrinfo.
+    if (typeof port !== 'number' || host.includes('%')) return undefined
+    const ip = isIP(host)
+    // Let getaddrinfo decide (and word the error) when the literal's family differs.
+    if (ip === 0 || (ip === 6) !== (family === 'inet6')) return undefined
+    a = new Address(family, host, port)
   }
-  const ip = isIP(q.host!)
-  const port = Number(q.port)
-  // Scoped IPv6 literals (fe80::1%eth0) need getaddrinfo to resolve the interface name.
-  if (ip === 0 || !Number.isInteger(port) || q.host!.includes('%')) return undefined
-  // Let getaddrinfo decide (and word the error) when the literal's family differs.
-  if ((ip === 6) !== (q.family === 'inet6')) return undefined
-  const canon = q.flags & aiFlags.get('canonname')! ? q.host : undefined
-  return one(new Address(q.family, q.host!, port), canon)
+  // getaddrinfo reports the kind's own protocol when none is asked for (none for raw).
+  const proto = protocol !== 0 ? protocol : type === 'raw' ? 0 : protocols[type]
+  const canon = flags & CANONNAME && family !== 'unix' ? host : undefined
+  return new AddrInfo([a], type, protocolNames.get(proto), canon)
 }
 
 type AddrArgs =
@@ -310,28 +349,36 @@ function isAddrInfo(v: unknown): v is AddrInfo {
  * const ai = await addr('localhost', 80, 'tcp')
  * for (const a of ai) console.log(a.toString())
  */
-export function addr(...args: AddrArgs): Promise<AddrInfo> {
-  if (isAddrInfo(args[0])) return Promise.resolve(args[0])
-  const q = query(...(args as Parameters<typeof query>))
-  const fast = fastPath(q)
-  if (fast !== undefined) return Promise.resolve(fast)
-  return lookupAsync(q)
+export function addr(...args: AddrArgs): Promise<AddrInfo>
+export function addr(host?: unknown, port?: unknown, type?: unknown, family?: unknown, protocol?: unknown, flags?: unknown): Promise<AddrInfo> {
+  if (isAddrInfo(host)) return Promise.resolve(host)
+  return answer(host, port, type, family, protocol, flags, settled, lookupAsync)
+}
+
+function settled(ai: AddrInfo): Promise<AddrInfo> {
+  return Promise.resolve(ai)
 }
 
 async function lookupAsync(q: Query): Promise<AddrInfo> {
   const fam = q.family === 'unix' ? 0 : afs[q.family]
-  const r = await native.lookup(q.host, q.port, fam, socktypes[q.type], q.protocol, q.flags)
+  const r = await native.lookup(q.host, String(q.port), fam, socktypes[q.type], q.protocol, q.flags)
   return fromEntries(q, r)
 }
 
 /** `addr()` that blocks the thread for name lookups: for scripts and setup code. */
-export function addrSync(...args: AddrArgs): AddrInfo {
-  if (isAddrInfo(args[0])) return args[0]
-  const q = query(...(args as Parameters<typeof query>))
-  const fast = fastPath(q)
-  if (fast !== undefined) return fast
+export function addrSync(...args: AddrArgs): AddrInfo
+export function addrSync(host?: unknown, port?: unknown, type?: unknown, family?: unknown, protocol?: unknown, flags?: unknown): AddrInfo {
+  if (isAddrInfo(host)) return host
+  return answer(host, port, type, family, protocol, flags, same, lookupSync)
+}
+
+function same(ai: AddrInfo): AddrInfo {
+  return ai
+}
+
+function lookupSync(q: Query): AddrInfo {
   const fam = q.family === 'unix' ? 0 : afs[q.family]
-  return fromEntries(q, native.lookupSync(q.host, q.port, fam, socktypes[q.type], q.protocol, q.flags))
+  return fromEntries(q, native.lookupSync(q.host, String(q.port), fam, socktypes[q.type], q.protocol, q.flags))
 }
 
 /** Anything a socket call accepts as an address: an `AddrInfo`, an `Address`, or `host, port`. */
@@ -351,12 +398,13 @@ export function resolveTarget(
   if (target instanceof Address) return [target]
   if (isAddrInfo(target)) {
     if (target.freed) throw ownError('ERR_ADDR_FREED')
-    return [...target].map((a) => a.toAddress())
+    return addresses(target)
   }
-  const q = query(target, port, type, family, undefined, flags)
-  const fast = fastPath(q)
-  if (fast !== undefined) return [fast.toAddress()]
-  return lookupAsync(q).then((ai) => [...ai].map((a) => a.toAddress()))
+  return answer<Address[] | Promise<Address[]>>(target, port, type, family, undefined, flags, addresses, (q) => lookupAsync(q).then(addresses))
+}
+
+function addresses(ai: AddrInfo): Address[] {
+  return [...ai].map((a) => a.toAddress())
 }
 
 export { SocketError }
