@@ -195,6 +195,45 @@ test.serial('1,000 datagrams of mixed sizes up to 65,507 bytes arrive in order w
   t.is(bad, 0)
 })
 
+test('a burst queued before the first recv arrives whole and in order, each datagram with its own sender', async (t) => {
+  const server = await bound(t)
+  const [a, b] = [await bound(t), await bound(t)]
+  const sent: [string, Udp][] = []
+  for (let i = 0; i < 20; i++) {
+    const from = i % 3 === 0 ? b : a
+    const msg = `datagram ${i} `.repeat(i + 1)
+    await within(from.send(msg, undefined, server.localAddr()))
+    sent.push([msg, from])
+  }
+  await sleep(0.05)
+  for (const [msg, from] of sent) {
+    const [data, sender] = await recvOne(server)
+    t.is(data.toString(), msg)
+    t.deepEqual(sender, from.localAddr())
+  }
+  await t.throwsAsync(within(server.recv(Buffer.alloc(64), undefined, clock() + 0.1)), timeout)
+})
+
+test('a refused send\'s error is reported by the next recv (before queued datagrams, as the kernel orders them), and nothing queued is lost', async (t) => {
+  const server = await bound(t)
+  const client = await bound(t)
+  await within(client.connect(server.localAddr()))
+  await within(server.send('hi', undefined, client.localAddr()))
+  await within(server.send('there', undefined, client.localAddr()))
+  const port = server.localAddr().port
+  server.close()
+  await within(client.send('anyone?'))
+  await sleep(0.05)
+  const refused = { instanceOf: SocketError, code: 'ECONNREFUSED' }
+  await t.throwsAsync(within(client.recv(Buffer.alloc(8), undefined, clock() + 2)), refused)
+  for (const msg of ['hi', 'there']) {
+    const [data, from] = await recvOne(client)
+    t.is(data.toString(), msg)
+    t.is(from.port, port)
+  }
+  await t.throwsAsync(within(client.recv(Buffer.alloc(8), undefined, clock() + 0.1)), timeout)
+})
+
 test('a datagram over the IPv4 maximum (65,507 bytes) rejects send with EMSGSIZE', async (t) => {
   const server = await bound(t)
   const client = udp()

@@ -15,6 +15,11 @@
 //!
 //! Ids handed out are an index into the socket table plus a generation, so a stale id of a
 //! closed socket is refused with `EBADF` even after its slot is reused.
+//!
+//! A UDP or raw socket over IP on Linux reads with `recvmmsg(2)` into the caller's buffer and a
+//! spare one: when only one datagram comes back the queue is known to be empty, so the next
+//! receive waits without the recv that would fail with EAGAIN. A second datagram is kept (in
+//! the spare buffer, which moves to the socket) for the next receive.
 
 use std::io;
 use std::time::Duration;
@@ -44,16 +49,54 @@ impl Bits {
   pub const WRITE: i32 = 2;
 }
 
+/// What a socket's short results mean, by kind and family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shape {
+  /// TCP over IP: a short write means the send buffer is full, and (on Linux) a short read
+  /// that the receive buffer is empty; urgent data, the one exception, is reported as EPOLLPRI.
+  TcpIp,
+  /// A unix stream: a short write means full. Reads also stop short at a message carrying
+  /// descriptors, so a short read proves nothing.
+  Stream,
+  /// UDP or raw over IP: receives take up to two datagrams at once on Linux.
+  DatagramIp,
+  /// A unix datagram socket (datagrams may exceed the spare buffer): one per receive.
+  #[default]
+  Datagram,
+}
+
+impl Shape {
+  fn stream(self) -> bool {
+    matches!(self, Shape::TcpIp | Shape::Stream)
+  }
+
+  fn short_reads_drain(self) -> bool {
+    self == Shape::TcpIp && cfg!(any(target_os = "linux", target_os = "android"))
+  }
+}
+
+/// The largest datagram over IP (a 16-bit length), so a kept datagram is never cut.
+#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+const MAX_DATAGRAM: usize = 65536;
+
+/// A datagram received ahead, by the batch of an earlier receive (Linux only).
+#[derive(Debug)]
+#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+struct Kept {
+  buf: Box<[u8]>,
+  len: usize,
+  from: SockAddr,
+  cut: bool,
+}
+
 #[derive(Debug, Default)]
 struct Slot {
   gen: u32,
   sock: Option<Socket>,
   reg: Option<sys::Registration>,
-  stream: bool,
-  /// A short read means the receive buffer is empty (TCP on Linux, where urgent data, the one
-  /// exception, is reported as EPOLLPRI). Unix streams also stop short at a message carrying
-  /// descriptors, so they do not trust short reads.
-  short_reads_drain: bool,
+  shape: Shape,
+  /// The next datagram, when the last receive brought two.
+  kept: Option<Box<Kept>>,
   /// Urgent (out-of-band) data was signalled: reads stop short at its mark until EAGAIN.
   urgent: bool,
   /// A connect is in progress; a recv or send that fails meanwhile takes the connection's
@@ -91,6 +134,9 @@ pub struct Poller {
   events: Events,
   slots: Vec<Slot>,
   free: Vec<u32>,
+  /// The second buffer of batched receives: one per poller, lent to a socket while it keeps a
+  /// datagram, so memory grows with the datagrams kept, not with the sockets.
+  spare: Option<Box<[u8]>>,
 }
 
 fn ebadf() -> i32 {
@@ -117,6 +163,7 @@ impl Poller {
       events: Events::with_capacity(capacity),
       slots: Vec::new(),
       free: Vec::new(),
+      spare: None,
     })
   }
 
@@ -134,9 +181,8 @@ impl Poller {
     self.poll.as_ref().map(|p| p.as_raw_fd())
   }
 
-  /// Adds a socket. `stream`: a short write means the send buffer is full. `short_reads_drain`:
-  /// a short read means the receive buffer is empty (pass true only for TCP over IP).
-  pub fn insert(&mut self, sock: Socket, stream: bool, short_reads_drain: bool) -> Id {
+  /// Adds a socket of the given shape.
+  pub fn insert(&mut self, sock: Socket, shape: Shape) -> Id {
     let index = match self.free.pop() {
       Some(i) => i,
       None => {
@@ -150,8 +196,8 @@ impl Poller {
       gen: slot.gen,
       sock: Some(sock),
       reg: None,
-      stream,
-      short_reads_drain: short_reads_drain && cfg!(any(target_os = "linux", target_os = "android")),
+      shape,
+      kept: None,
       urgent: false,
       connecting: false,
       conn_err: 0,
@@ -186,6 +232,9 @@ impl Poller {
     let sock = s.sock.take()?;
     if let Some(reg) = s.reg.take() {
       sys::deregister(registry, reg);
+    }
+    if let Some(k) = s.kept.take() {
+      self.spare.get_or_insert(k.buf);
     }
     self.free.push(id & INDEX_MASK);
     Some(sock)
@@ -253,10 +302,45 @@ impl Poller {
     let Some(s) = slot(&mut self.slots, id) else {
       return Err(ebadf());
     };
+    if let Some(k) = s.kept.take() {
+      let n = k.len.min(buf.len());
+      buf[..n].copy_from_slice(&k.buf[..n]);
+      self.spare.get_or_insert(k.buf);
+      return Ok((n, k.from, k.cut || k.len > n));
+    }
     if s.known_unready(true) {
       return Err(WOULD_BLOCK);
     }
-    match socket::recv_from(s.sock.as_ref().unwrap(), buf) {
+    let sock = s.sock.as_ref().unwrap();
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if s.shape == Shape::DatagramIp {
+      let mut spare = self
+        .spare
+        .take()
+        .unwrap_or_else(|| vec![0; MAX_DATAGRAM].into_boxed_slice());
+      return match sys::recv_two(sock, buf, &mut spare) {
+        Ok((first, Some(next))) => {
+          s.kept = Some(Box::new(Kept {
+            buf: spare,
+            len: next.len,
+            from: next.from,
+            cut: next.cut,
+          }));
+          Ok((first.len, first.from, first.cut))
+        }
+        Ok((first, None)) => {
+          // The queue was empty after it: a datagram arriving later raises a new edge.
+          s.rd = false;
+          self.spare = Some(spare);
+          Ok((first.len, first.from, first.cut))
+        }
+        Err(e) => {
+          self.spare = Some(spare);
+          Err(Self::after(registry, id, s, -errno_of(&e), buf.len(), true))
+        }
+      };
+    }
+    match socket::recv_from(sock, buf) {
       Ok(r) => Ok(r),
       Err(e) => Err(Self::after(registry, id, s, -errno_of(&e), buf.len(), true)),
     }
@@ -294,11 +378,11 @@ impl Poller {
       let e = Self::ensure_registered(registry, id, s);
       return if e < 0 { e } else { WOULD_BLOCK };
     }
-    if s.stream && r >= 0 {
+    if s.shape.stream() && r >= 0 {
       if read && r == 0 && asked > 0 {
         // End of stream is permanent: every later recv returns 0 at once.
         *hup = true;
-      } else if (r as usize) < asked && (!read || (s.short_reads_drain && !s.urgent)) {
+      } else if (r as usize) < asked && (!read || (s.shape.short_reads_drain() && !s.urgent)) {
         *flag = false;
       }
     }
@@ -315,9 +399,9 @@ impl Poller {
     if s.known_unready(true) {
       return Err(WOULD_BLOCK);
     }
-    let drains = s.short_reads_drain;
+    let shape = s.shape;
     match socket::accept(s.sock.as_ref().unwrap()) {
-      Ok((c, a)) => Ok((self.insert(c, true, drains), a)),
+      Ok((c, a)) => Ok((self.insert(c, shape), a)),
       Err(e) => {
         let r = -errno_of(&e);
         Err(Self::after(registry, id, s, r, 0, true))
@@ -385,6 +469,7 @@ impl Poller {
         s.urgent = false;
         s.connecting = false;
         s.conn_err = 0;
+        s.kept = None;
         ((id & INDEX_MASK) | (s.gen << INDEX_BITS)) as i32
       }
       Err(e) => -errno_of(&e),
@@ -537,8 +622,8 @@ mod tests {
       .unwrap();
     l.listen(8).unwrap();
     let addr = l.local_addr().unwrap();
-    let l = p.insert(l, true, true);
-    let c = p.insert(open(Kind::Tcp, Family::Inet, 0).unwrap(), true, true);
+    let l = p.insert(l, Shape::TcpIp);
+    let c = p.insert(open(Kind::Tcp, Family::Inet, 0).unwrap(), Shape::TcpIp);
     let r = p.connect(c, &addr);
     assert!(r == 0 || r == WOULD_BLOCK);
     let s = loop {
@@ -601,7 +686,7 @@ mod tests {
     let mut buf = [0u8; 4];
     assert_eq!(p.recv(s, &mut buf), WOULD_BLOCK);
     drop(p.remove(s));
-    let u = p.insert(open(Kind::Udp, Family::Inet, 0).unwrap(), false, false);
+    let u = p.insert(open(Kind::Udp, Family::Inet, 0).unwrap(), Shape::DatagramIp);
     assert_eq!(u & INDEX_MASK, s & INDEX_MASK);
     let hup = EventBits {
       read_closed: true,
@@ -639,12 +724,76 @@ mod tests {
     assert_eq!(p.recv(s, &mut buf), WOULD_BLOCK);
   }
 
+  /// Two bound UDP sockets on loopback: (receiver, sender, receiver's address).
+  fn udp_pair(p: &mut Poller) -> (Id, Id, SockAddr) {
+    let any: SockAddr = "127.0.0.1:0".parse::<SocketAddr>().unwrap().into();
+    let r = open(Kind::Udp, Family::Inet, 0).unwrap();
+    r.bind(&any).unwrap();
+    let to = r.local_addr().unwrap();
+    let s = open(Kind::Udp, Family::Inet, 0).unwrap();
+    s.bind(&any).unwrap();
+    (
+      p.insert(r, Shape::DatagramIp),
+      p.insert(s, Shape::DatagramIp),
+      to,
+    )
+  }
+
+  #[cfg(target_os = "linux")]
+  #[test]
+  fn batched_datagrams_arrive_whole_and_in_order() {
+    let mut p = Poller::new(8).unwrap();
+    let (r, s, to) = udp_pair(&mut p);
+    let from = p.socket(s).unwrap().local_addr().unwrap();
+    let big = vec![7u8; 60000];
+    for d in [&b"one"[..], &big, b"three"] {
+      assert_eq!(p.send_to(s, d, &to), d.len() as i32);
+    }
+    let mut buf = [0u8; 8];
+    let (n, who, cut) = p.recv_from(r, &mut buf).unwrap();
+    assert_eq!((&buf[..n], cut), (&b"one"[..], false));
+    assert_eq!(who.as_socket(), from.as_socket());
+    // The kept second datagram is cut to this smaller buffer, as the kernel would cut it.
+    let (n, who, cut) = p.recv_from(r, &mut buf).unwrap();
+    assert_eq!((n, cut, buf), (8, true, [7u8; 8]));
+    assert_eq!(who.as_socket(), from.as_socket());
+    let (n, _, cut) = p.recv_from(r, &mut buf).unwrap();
+    assert_eq!((&buf[..n], cut), (&b"three"[..], false));
+    // One datagram came back, so the queue is known empty: no recv that must fail.
+    assert!(!p.slots[(r & INDEX_MASK) as usize].rd);
+    assert_eq!(p.recv_from(r, &mut buf).unwrap_err(), WOULD_BLOCK);
+    assert_eq!(p.send_to(s, b"four", &to), 4);
+    let ev = wait(&mut p);
+    assert!(ev.chunks(2).any(|e| e[0] as u32 == r & INDEX_MASK));
+    let (n, _, _) = p.recv_from(r, &mut buf).unwrap();
+    assert_eq!(&buf[..n], b"four");
+  }
+
+  #[cfg(target_os = "linux")]
+  #[test]
+  fn a_closed_socket_gives_back_its_kept_datagram() {
+    let mut p = Poller::new(8).unwrap();
+    let (r, s, to) = udp_pair(&mut p);
+    for d in [b"a", b"b"] {
+      assert_eq!(p.send_to(s, d, &to), 1);
+    }
+    let mut buf = [0u8; 4];
+    assert_eq!(p.recv_from(r, &mut buf).unwrap().0, 1);
+    assert!(p.slots[(r & INDEX_MASK) as usize].kept.is_some());
+    drop(p.remove(r));
+    assert!(p.spare.is_some(), "the kept buffer went back to the poller");
+    assert_eq!(p.recv_from(r, &mut buf).unwrap_err(), -sys::EBADF);
+    let (r2, _, _) = udp_pair(&mut p);
+    assert_eq!(r2 & INDEX_MASK, r & INDEX_MASK);
+    assert_eq!(p.recv_from(r2, &mut buf).unwrap_err(), WOULD_BLOCK);
+  }
+
   #[test]
   fn stale_ids_are_refused() {
     let mut p = Poller::new(8).unwrap();
-    let a = p.insert(open(Kind::Udp, Family::Inet, 0).unwrap(), false, false);
+    let a = p.insert(open(Kind::Udp, Family::Inet, 0).unwrap(), Shape::DatagramIp);
     assert!(p.remove(a).is_some());
-    let b = p.insert(open(Kind::Udp, Family::Inet, 0).unwrap(), false, false);
+    let b = p.insert(open(Kind::Udp, Family::Inet, 0).unwrap(), Shape::DatagramIp);
     assert_eq!(a & INDEX_MASK, b & INDEX_MASK);
     assert_ne!(a, b);
     assert_eq!(p.send(a, b"x"), -sys::EBADF);
@@ -662,7 +811,7 @@ mod tests {
       .unwrap();
     let addr = l.local_addr().unwrap();
     drop(l);
-    let c = p.insert(open(Kind::Tcp, Family::Inet, 0).unwrap(), true, true);
+    let c = p.insert(open(Kind::Tcp, Family::Inet, 0).unwrap(), Shape::TcpIp);
     let mut r = p.connect(c, &addr);
     while r == WOULD_BLOCK {
       wait(&mut p);

@@ -3,6 +3,7 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use socket2_core::poller::Shape;
 use socket2_core::socket::{self, Address, Family, Kind};
 use socket2_core::{error, options};
 
@@ -33,8 +34,13 @@ pub fn open(kind: String, family: String, protocol: i32) -> i32 {
   };
   match socket::open(k, f, protocol) {
     Ok(s) => {
-      let tcp_ip = k == Kind::Tcp && f != Family::Unix;
-      with(|r| r.poller.insert(s, k == Kind::Tcp, tcp_ip) as i32).unwrap_or_else(not_ready)
+      let shape = match (k, f) {
+        (Kind::Tcp, Family::Unix) => Shape::Stream,
+        (Kind::Tcp, _) => Shape::TcpIp,
+        (_, Family::Unix) => Shape::Datagram,
+        _ => Shape::DatagramIp,
+      };
+      with(|r| r.poller.insert(s, shape) as i32).unwrap_or_else(not_ready)
     }
     Err(e) => -error::errno_of(&e),
   }

@@ -86,6 +86,62 @@ pub fn configure(s: &Socket) -> io::Result<()> {
 pub use libc::TCP_FASTOPEN;
 pub use libc::{IPPROTO_TCP, SOL_SOCKET, SO_DONTROUTE, SO_RCVLOWAT, SO_SNDLOWAT};
 
+/// One datagram of a batched receive: its length (the part that fit), the sender, and whether
+/// it was longer than its buffer.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub struct Datagram {
+  pub len: usize,
+  pub from: SockAddr,
+  pub cut: bool,
+}
+
+/// Receives up to two datagrams with one `recvmmsg(2)`, the first into `first` and the next
+/// (if one is queued) into `next`. One datagram back means the queue was empty after it.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn recv_two(
+  s: &Socket,
+  first: &mut [u8],
+  next: &mut [u8],
+) -> io::Result<(Datagram, Option<Datagram>)> {
+  use socket2::SockAddrStorage;
+  let mut names = [SockAddrStorage::zeroed(), SockAddrStorage::zeroed()];
+  let name_len = names[0].size_of();
+  let mut iov = [
+    libc::iovec {
+      iov_base: first.as_mut_ptr().cast(),
+      iov_len: first.len(),
+    },
+    libc::iovec {
+      iov_base: next.as_mut_ptr().cast(),
+      iov_len: next.len(),
+    },
+  ];
+  // SAFETY: all-zero is a valid mmsghdr (null pointers, zero lengths).
+  let mut msgs: [libc::mmsghdr; 2] = unsafe { std::mem::zeroed() };
+  for (i, m) in msgs.iter_mut().enumerate() {
+    m.msg_hdr.msg_name = (&mut names[i] as *mut SockAddrStorage).cast();
+    m.msg_hdr.msg_namelen = name_len;
+    m.msg_hdr.msg_iov = &mut iov[i];
+    m.msg_hdr.msg_iovlen = 1;
+  }
+  // SAFETY: every pointer in `msgs` is to a live local (`names`, `iov`) or to the two buffers,
+  // which the borrows keep alive and unaliased for the call; the kernel writes at most the
+  // lengths given. The fd is open for the borrow of `s`.
+  let n = unsafe { libc::recvmmsg(s.as_raw_fd(), msgs.as_mut_ptr(), 2, 0, std::ptr::null_mut()) };
+  if n < 0 {
+    return Err(io::Error::last_os_error());
+  }
+  let [a, b] = names;
+  let datagram = |m: &libc::mmsghdr, name| Datagram {
+    len: m.msg_len as usize,
+    // SAFETY: the kernel wrote a sockaddr of `msg_namelen` bytes into `name`.
+    from: unsafe { SockAddr::new(name, m.msg_hdr.msg_namelen) },
+    cut: m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
+  };
+  let first = datagram(&msgs[0], a);
+  Ok((first, (n > 1).then(|| datagram(&msgs[1], b))))
+}
+
 /// `getsockopt` of an `int` option the socket2 crate has no method for.
 pub fn int(s: &Socket, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
   let mut v: libc::c_int = 0;
