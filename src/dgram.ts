@@ -6,7 +6,7 @@ import native from './binding'
 import { Address, type AddressLike, resolveTarget, WIRE_MAX } from './addr'
 import { constants } from 'node:os'
 import { argType, errnoException, SocketError } from './errors'
-import { AGAIN, attempt, WOULD_BLOCK } from './scheduler'
+import { AGAIN, completed, WOULD_BLOCK } from './scheduler'
 import { BufferOp, checkExpires, nativeAddress, Socket, span } from './socket'
 
 function isTarget(v: unknown): boolean {
@@ -64,34 +64,53 @@ export class Datagram extends Socket {
     expires?: number,
   ): Promise<number>
   send(data: string | Uint8Array, maxlen?: number, expires?: number): Promise<number>
-  send(data: string | Uint8Array, ...args: unknown[]): Promise<number> {
+  send(data: string | Uint8Array, a?: unknown, b?: unknown, c?: unknown, d?: unknown): Promise<number> {
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
     // The call forms above, told apart by where the address (a string, false or an object) sits.
-    const at = args.findIndex(isTarget)
-    if (at > 1) throw argType('maxlen', 'a number or undefined', args[0])
-    const maxlen = at === 0 ? undefined : args[0]
-    const target = at < 0 ? undefined : args[at]
-    const port = typeof target === 'string' || target === false ? args[at + 1] : undefined
-    const rest = at < 0 ? 1 : typeof target === 'object' ? at + 1 : at + 2
-    const expires = args[rest]
-    if (args.length > rest + 1 && args.slice(rest + 1).some((a) => a !== undefined)) {
-      throw argType('expires', 'the last argument', args[rest + 1])
+    let maxlen: unknown
+    let target: unknown
+    let port: unknown
+    let expires: unknown
+    let extra: unknown
+    if (isTarget(a)) {
+      target = a
+      if (typeof a === 'object') [expires, extra] = [b, c ?? d]
+      else [port, expires, extra] = [b, c, d]
+    } else if (isTarget(b)) {
+      ;[maxlen, target] = [a, b]
+      if (typeof b === 'object') [expires, extra] = [c, d]
+      else [port, expires] = [c, d]
+    } else if (isTarget(c)) {
+      throw argType('maxlen', 'a number or undefined', a)
+    } else {
+      ;[maxlen, expires, extra] = [a, b, c ?? d]
     }
+    if (extra !== undefined || arguments.length > 5) throw argType('expires', 'the last argument', extra)
     const len = span(buf, maxlen, 'data')
     const deadline = checkExpires(expires)
-    this.id('send')
+    const id = this.id('send')
     const busy = this.io.busy(1, 'send')
     if (busy !== undefined) return busy
-    if (target === undefined) return this.#send(buf as Uint8Array, len, undefined, deadline)
+    if (target === undefined) return this.#send(id, buf as Uint8Array, len, undefined, deadline)
+    if (target instanceof Address) return this.#send(id, buf as Uint8Array, len, target, deadline)
     const addrs = resolveTarget(target, port, this.type(), this.family(), undefined)
     return Array.isArray(addrs)
-      ? this.#send(buf as Uint8Array, len, addrs[0], deadline)
-      : addrs.then((a) => this.#send(buf as Uint8Array, len, a[0], deadline))
+      ? this.#send(id, buf as Uint8Array, len, addrs[0], deadline)
+      : addrs.then((a) => this.#send(this.id('send'), buf as Uint8Array, len, a[0], deadline))
   }
 
-  #send(buf: Uint8Array, len: number, to: Address | undefined, expires: number | undefined): Promise<number> {
-    const op = new SendToOp(this, buf, len, to)
-    return attempt(op) ?? this.io.park(1, op, expires)
+  #send(id: number, buf: Uint8Array, len: number, to: Address | undefined, expires: number | undefined): Promise<number> {
+    // The common case, sent at once, allocates no op.
+    let n: number
+    try {
+      n = sendOnce(id, buf, len, to)
+    } catch (e) {
+      // An address with no wire form (a unix path too long): a rejection like any send error.
+      return Promise.reject(e)
+    }
+    if (n >= 0) return completed(n)
+    if (n !== WOULD_BLOCK) return Promise.reject(errnoException(-n, 'send', to))
+    return this.io.park(1, new SendToOp(this, buf, len, to), expires)
   }
 
   /**
@@ -103,12 +122,42 @@ export class Datagram extends Socket {
   recv(buf: Uint8Array, maxlen?: number, expires?: number): Promise<[number, Address]> {
     const len = span(buf, maxlen, 'buf')
     const deadline = checkExpires(expires)
-    this.id('recv')
+    const id = this.id('recv')
     const busy = this.io.busy(0, 'recv')
     if (busy !== undefined) return busy
-    const op = new RecvFromOp(this, buf, len)
-    return attempt(op) ?? this.io.park(0, op, deadline)
+    // A datagram already there: no op is allocated.
+    let got: [number, Address] | typeof AGAIN
+    try {
+      got = this.received(native.recvFrom(id, buf, 0, len, meta), len)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return got !== AGAIN ? completed(got) : this.io.park(0, new RecvFromOp(this, buf, len), deadline)
   }
+
+  /**
+   * @internal A receive's outcome from `recvFrom`'s result: `[length, sender]`, AGAIN, or
+   * throws its error (EMSGSIZE for a datagram longer than `len`).
+   */
+  received(n: number, len: number): [number, Address] | typeof AGAIN {
+    if (n === WOULD_BLOCK) return AGAIN
+    if (n < 0) throw errnoException(-n, 'recv')
+    const from = this.sender()
+    if (meta[0] !== 0) {
+      throw new SocketError(`recv EMSGSIZE ${from} (datagram longer than ${len} bytes)`, 'EMSGSIZE', {
+        errno: constants.errno.EMSGSIZE,
+        syscall: 'recv',
+        address: from.address,
+        port: from.port,
+      })
+    }
+    return [n, from]
+  }
+}
+
+/** One send syscall: to the connected peer, or to `to`. The count or `-errno`. */
+function sendOnce(id: number, buf: Uint8Array, len: number, to: Address | undefined): number {
+  return to === undefined ? native.send(id, buf, 0, len) : native.sendTo(id, buf, 0, len, to.wire())
 }
 
 class SendToOp extends BufferOp<Datagram, number> {
@@ -124,14 +173,9 @@ class SendToOp extends BufferOp<Datagram, number> {
     return 'send'
   }
   retry(): number | typeof AGAIN {
-    const id = this.sock.id('send')
-    const to = this.to
-    const n =
-      to === undefined
-        ? native.send(id, this.buf, 0, this.len)
-        : native.sendTo(id, this.buf, 0, this.len, to.wire())
+    const n = sendOnce(this.sock.id('send'), this.buf, this.len, this.to)
     if (n === WOULD_BLOCK) return AGAIN
-    if (n < 0) throw errnoException(-n, 'send', to)
+    if (n < 0) throw errnoException(-n, 'send', this.to)
     return n
   }
 }
@@ -141,18 +185,6 @@ class RecvFromOp extends BufferOp<Datagram, [number, Address]> {
     return 'recv'
   }
   retry(): [number, Address] | typeof AGAIN {
-    const n = native.recvFrom(this.sock.id('recv'), this.buf, 0, this.len, meta)
-    if (n === WOULD_BLOCK) return AGAIN
-    if (n < 0) throw errnoException(-n, 'recv')
-    const from = this.sock.sender()
-    if (meta[0] !== 0) {
-      throw new SocketError(`recv EMSGSIZE ${from} (datagram longer than ${this.len} bytes)`, 'EMSGSIZE', {
-        errno: constants.errno.EMSGSIZE,
-        syscall: 'recv',
-        address: from.address,
-        port: from.port,
-      })
-    }
-    return [n, from]
+    return this.sock.received(native.recvFrom(this.sock.id('recv'), this.buf, 0, this.len, meta), this.len)
   }
 }
