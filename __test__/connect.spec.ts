@@ -14,8 +14,8 @@ async function deadAddress(): Promise<Address> {
 
 /** An AddrInfo list as getaddrinfo returns it for a name with several addresses. */
 function list(...addrs: Address[]): AddrInfo {
-  const Ctor = AddrInfo as unknown as new (l: object) => AddrInfo
-  return new Ctor({ entries: addrs.map((addr) => ({ addr, type: 'tcp', protocol: 'tcp' })), freed: false })
+  const Ctor = AddrInfo as unknown as new (addrs: Address[], type: string, protocol: string) => AddrInfo
+  return new Ctor(addrs, 'tcp', 'tcp')
 }
 
 test('connect tries the next address after a refusal, keeping options and the binding', async (t) => {
