@@ -8,6 +8,7 @@
 
 mod addr;
 mod env;
+mod hot;
 mod socket;
 // libuv's uv_poll takes fds: Windows (IOCP) has none to give it, so it uses the thread.
 #[cfg(unix)]

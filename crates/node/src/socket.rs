@@ -1,7 +1,6 @@
 //! Socket operations: each takes an id from `open`/`accept` and returns a number — a count,
 //! an id, 0 for done, or a negated OS error number (the would-block sentinel among them).
 
-use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use socket2_core::poller::Shape;
 use socket2_core::socket::{self, Address, Family, Kind};
@@ -137,17 +136,8 @@ pub fn last_peer() -> JsAddr {
 
 /// Receives one datagram into `buf[offset..offset+len]`: its length (the part that fit) or
 /// `-errno`. `meta` receives `[truncated (0/1), wire length, sender's wire form...]` (see
-/// `Address::to_wire`); the sender is also kept for `lastPeer`.
-#[napi(js_name = "recvFrom")]
-pub fn recv_from(
-  id: u32,
-  mut buf: Uint8ArraySlice,
-  offset: u32,
-  len: u32,
-  mut meta: Uint8ArraySlice,
-) -> i32 {
-  // SAFETY: as in `recv`, for both typed arrays (distinct objects; JavaScript keeps them apart).
-  let (buf, meta) = unsafe { (buf.as_mut(), meta.as_mut()) };
+/// `Address::to_wire`); the sender is also kept for `lastPeer`. Exported by `hot`.
+pub fn recv_from(id: u32, buf: &mut [u8], offset: u32, len: u32, meta: &mut [u8]) -> i32 {
   let range = span(buf.len(), offset, len);
   if meta.len() < 2 {
     return einval();
@@ -165,8 +155,7 @@ pub fn recv_from(
 }
 
 /// Sends `buf[offset..offset+len]` as one datagram to the address in wire form (see
-/// `Address::to_wire`): the count or `-errno`.
-#[napi(js_name = "sendTo")]
+/// `Address::to_wire`): the count or `-errno`. Exported by `hot`.
 pub fn send_to(id: u32, buf: &[u8], offset: u32, len: u32, to: &[u8]) -> i32 {
   let range = span(buf.len(), offset, len);
   match Address::from_wire(to).and_then(|a| a.to_sockaddr().map_err(|e| -error::errno_of(&e))) {
@@ -176,20 +165,15 @@ pub fn send_to(id: u32, buf: &[u8], offset: u32, len: u32, to: &[u8]) -> i32 {
 }
 
 /// Sends `buf[offset..offset+len]` (clamped to the buffer): the count sent or `-errno`.
-#[napi]
+/// Exported by `hot`.
 pub fn send(id: u32, buf: &[u8], offset: u32, len: u32) -> i32 {
   let range = span(buf.len(), offset, len);
   with(|r| r.poller.send(id, &buf[range])).unwrap_or_else(not_ready)
 }
 
 /// Receives into `buf[offset..offset+len]` (clamped to the buffer): the count (0 = end of
-/// stream) or `-errno`.
-#[napi]
-pub fn recv(id: u32, mut buf: Uint8ArraySlice, offset: u32, len: u32) -> i32 {
-  // SAFETY: the typed array is live for this call and JavaScript is suspended while it runs;
-  // no other Rust reference to its memory exists. Aliasing JavaScript views only see the bytes
-  // the kernel wrote.
-  let buf = unsafe { buf.as_mut() };
+/// stream) or `-errno`. Exported by `hot`.
+pub fn recv(id: u32, buf: &mut [u8], offset: u32, len: u32) -> i32 {
   let range = span(buf.len(), offset, len);
   with(|r| r.poller.recv(id, &mut buf[range])).unwrap_or_else(not_ready)
 }

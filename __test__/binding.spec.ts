@@ -1,0 +1,77 @@
+/**
+ * The native binding's per-operation calls (plain Node-API callbacks, not napi-rs glue) refuse
+ * bad arguments with a TypeError instead of reading memory they were not given. The public API
+ * validates first, so only direct use of the binding reaches these checks.
+ */
+import test from 'ava'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { constants } from 'node:os'
+import { udp } from 'socket2'
+import { within } from './util.ts'
+
+type Native = typeof import('../binding')
+const native = createRequire(import.meta.url)(join(import.meta.dirname, '..', 'binding.js')) as Native
+
+const badType = { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' }
+const UNKNOWN_ID = 0x7fffffff
+const EBADF = -constants.errno.EBADF
+
+/** The native id of a public socket (an internal method). */
+function idOf(s: object): number {
+  return (s as { id(syscall: string): number }).id('test')
+}
+
+test('each hot call throws TypeError ERR_INVALID_ARG_TYPE for a missing or mistyped argument', (t) => {
+  const buf = Buffer.alloc(8)
+  const meta = new Uint8Array(130)
+  const calls: [string, () => unknown][] = [
+    ['send without arguments', () => (native.send as () => number)()],
+    ['send with a string for the buffer', () => native.send(UNKNOWN_ID, 'data' as unknown as Uint8Array, 0, 4)],
+    ['recv with a Float64Array', () => native.recv(UNKNOWN_ID, new Float64Array(2) as unknown as Uint8Array, 0, 8)],
+    ['recv with a string for the id', () => native.recv('1' as unknown as number, buf, 0, 8)],
+    ['sendTo without the address', () => (native.sendTo as (...a: unknown[]) => number)(UNKNOWN_ID, buf, 0, 8)],
+    ['recvFrom with an object for meta', () => native.recvFrom(UNKNOWN_ID, buf, 0, 8, {} as Uint8Array)],
+    ['recvFrom with a number for the buffer', () => native.recvFrom(UNKNOWN_ID, 8 as unknown as Uint8Array, 0, 8, meta)],
+  ]
+  for (const [what, call] of calls) t.throws(call, badType, what)
+})
+
+test('recvFrom refuses a meta array that overlaps the buffer (two writers of one memory)', (t) => {
+  const whole = new Uint8Array(256)
+  t.throws(() => native.recvFrom(UNKNOWN_ID, whole.subarray(0, 100), 0, 100, whole.subarray(50, 180)), {
+    ...badType,
+    message: /overlap/,
+  })
+  // Side by side is fine: the unknown id is what fails.
+  t.is(native.recvFrom(UNKNOWN_ID, whole.subarray(0, 100), 0, 100, whole.subarray(100, 230)), EBADF)
+})
+
+test('an unknown id is EBADF, and an empty or detached buffer is zero bytes, never a crash', (t) => {
+  t.is(native.send(UNKNOWN_ID, Buffer.alloc(4), 0, 4), EBADF)
+  t.is(native.recv(UNKNOWN_ID, new Uint8Array(0), 0, 0), EBADF)
+  const detached = new Uint8Array(new ArrayBuffer(16))
+  structuredClone(detached.buffer, { transfer: [detached.buffer] })
+  t.is(detached.byteLength, 0)
+  t.is(native.recv(UNKNOWN_ID, detached, 0, 16), EBADF)
+})
+
+test('offset and length past the end of the buffer are clamped to it', async (t) => {
+  const a = udp()
+  const b = udp()
+  try {
+    await a.bind('127.0.0.1', 0)
+    await b.bind('127.0.0.1', 0)
+    const wire = new Uint8Array(128)
+    const to = wire.subarray(0, native.encodeAddress('inet', '127.0.0.1', a.localAddr().port, 0, wire))
+    // Asks for 100 bytes from offset 6 of an 8-byte buffer: 2 are sent.
+    t.is(native.sendTo(idOf(b), Buffer.from('abcdefgh'), 6, 100, to), 2)
+    const [n] = await within(a.recv(Buffer.alloc(16)))
+    t.is(n, 2)
+    t.is(native.sendTo(idOf(b), Buffer.from('abcdefgh'), 100, 100, to), 0)
+    t.is((await within(a.recv(Buffer.alloc(16))))[0], 0)
+  } finally {
+    a.close()
+    b.close()
+  }
+})
