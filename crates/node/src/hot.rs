@@ -81,24 +81,22 @@ impl Args {
   /// Where the bytes of argument `i`, a `Uint8Array` (or `Buffer`), are: pointer and length.
   fn view(&self, i: usize) -> Checked<(*mut u8, usize)> {
     let v = self.get(i)?;
-    let mut is_typed = false;
     let (mut kind, mut len, mut data) = (0, 0, ptr::null_mut());
     let (mut buffer, mut offset) = (ptr::null_mut(), 0);
-    // SAFETY: values of this call and live out pointers.
-    let ok = unsafe {
-      sys::napi_is_typedarray(self.env, v, &mut is_typed) == sys::Status::napi_ok
-        && is_typed
-        && sys::napi_get_typedarray_info(
-          self.env,
-          v,
-          &mut kind,
-          &mut len,
-          &mut data,
-          &mut buffer,
-          &mut offset,
-        ) == sys::Status::napi_ok
+    // SAFETY: a value of this call and live out pointers; anything but a typed array is
+    // refused with napi_invalid_arg.
+    let st = unsafe {
+      sys::napi_get_typedarray_info(
+        self.env,
+        v,
+        &mut kind,
+        &mut len,
+        &mut data,
+        &mut buffer,
+        &mut offset,
+      )
     };
-    if !ok || kind != sys::TypedarrayType::uint8_array {
+    if st != sys::Status::napi_ok || kind != sys::TypedarrayType::uint8_array {
       return Err(c"socket2: a Uint8Array was expected");
     }
     Ok(if data.is_null() {
