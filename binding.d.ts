@@ -27,6 +27,13 @@ export declare function sendTo(id: number, buf: Uint8Array, offset: number, len:
 export declare function recvFrom(id: number, buf: Uint8Array, offset: number, len: number, meta: Uint8Array): number
 
 /**
+ * Sends the string `text`, `len` bytes in UTF-8 (fewer if it holds fewer: the count tells), to
+ * the connected peer or, with `to`, to the address in wire form: the count or `-errno`. The
+ * string is encoded straight into a buffer kept per thread: no Buffer is made for it.
+ */
+export declare function sendText(id: number, text: string, len: number, to?: Uint8Array): number
+
+/**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
  * flavor napi-rs can build is listed, because `NAPI_RS_NATIVE_LIBRARY_PATH`

@@ -33,6 +33,8 @@ test('each hot call throws TypeError ERR_INVALID_ARG_TYPE for a missing or misty
     ['sendTo without the address', () => (native.sendTo as (...a: unknown[]) => number)(UNKNOWN_ID, buf, 0, 8)],
     ['recvFrom with an object for meta', () => native.recvFrom(UNKNOWN_ID, buf, 0, 8, {} as Uint8Array)],
     ['recvFrom with a number for the buffer', () => native.recvFrom(UNKNOWN_ID, 8 as unknown as Uint8Array, 0, 8, meta)],
+    ['sendText with a Buffer for the text', () => native.sendText(UNKNOWN_ID, buf as unknown as string, 8)],
+    ['sendText with a number for the address', () => native.sendText(UNKNOWN_ID, 'x', 1, 5 as unknown as Uint8Array)],
   ]
   for (const [what, call] of calls) t.throws(call, badType, what)
 })
@@ -56,7 +58,7 @@ test('an unknown id is EBADF, and an empty or detached buffer is zero bytes, nev
   t.is(native.recv(UNKNOWN_ID, detached, 0, 16), EBADF)
 })
 
-test('offset and length past the end of the buffer are clamped to it', async (t) => {
+test('offset and length past the end of the buffer are clamped to it, and a text length to the text', async (t) => {
   const a = udp()
   const b = udp()
   try {
@@ -70,6 +72,14 @@ test('offset and length past the end of the buffer are clamped to it', async (t)
     t.is(n, 2)
     t.is(native.sendTo(idOf(b), Buffer.from('abcdefgh'), 100, 100, to), 0)
     t.is((await within(a.recv(Buffer.alloc(16))))[0], 0)
+    // sendText never sends more than the string holds, whatever length it is told.
+    t.is(native.sendText(idOf(b), 'abc', 100, to), 3)
+    t.is(native.sendText(idOf(b), 'xyz', 0xffffffff, to), 3)
+    for (const text of ['abc', 'xyz']) {
+      const got = Buffer.alloc(16)
+      const [n] = await within(a.recv(got))
+      t.is(got.subarray(0, n).toString(), text)
+    }
   } finally {
     a.close()
     b.close()

@@ -123,6 +123,26 @@ serial('send sends only the first maxlen bytes, counting UTF-8 bytes for strings
   t.is((await within(readAll(s))).toString(), 'abchéllo')
 })
 
+serial('strings arrive as their UTF-8 bytes: whole, cut by maxlen, empty, and too large to send at once', async (t) => {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  // Every width of UTF-8 (1 to 4 bytes), and a lone surrogate (sent as U+FFFD, as Buffer.from does).
+  const mixed = 'aé€😀\ud800z'
+  // 12 MiB of text: more than the socket buffers hold, so the send waits and resumes midway.
+  const big = 'ü€x😀'.repeat(1024 * 1024)
+  const sender = newthread(async () => {
+    const counts = [await c.send(mixed), await c.send('héllo', 2), await c.send(''), await c.send(big)]
+    c.shutdown('w')
+    return counts
+  })
+  const receiver = newthread(async () => readAll(s))
+  const [counts, got] = (await within(Promise.all([sender.done, receiver.done]), 30000)) as [number[], Buffer]
+  const expected = Buffer.concat([Buffer.from(mixed), Buffer.from('héllo').subarray(0, 2), Buffer.from(big)])
+  t.deepEqual(counts, [Buffer.byteLength(mixed), 2, 0, Buffer.byteLength(big)])
+  t.is(got.length, expected.length)
+  t.true(got.equals(expected))
+})
+
 serial('recv reads at most maxlen bytes into the start of the buffer', async (t) => {
   const [c, s, l] = await pair()
   closing(t, c, s, l)

@@ -234,6 +234,20 @@ test('a refused send\'s error is reported by the next recv (before queued datagr
   await t.throwsAsync(within(client.recv(Buffer.alloc(8), undefined, clock() + 0.1)), timeout)
 })
 
+test('a string is sent as one datagram of its UTF-8 bytes, to an address and to the connected peer', async (t) => {
+  const server = await bound(t)
+  const client = await bound(t)
+  const text = 'dätägram €😀'
+  t.is(await within(client.send(text, server.localAddr())), Buffer.byteLength(text))
+  t.deepEqual(await recvOne(server), [Buffer.from(text), client.localAddr()])
+  await within(client.connect(server.localAddr()))
+  const long = 'ж'.repeat(30000) // 60,000 bytes: the scratch buffer grows to it
+  t.is(await within(client.send(long)), 60000)
+  t.true((await recvOne(server))[0].equals(Buffer.from(long)))
+  t.is(await within(client.send('')), 0)
+  t.is((await recvOne(server))[0].length, 0)
+})
+
 test('a datagram over the IPv4 maximum (65,507 bytes) rejects send with EMSGSIZE', async (t) => {
   const server = await bound(t)
   const client = udp()

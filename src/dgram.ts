@@ -6,8 +6,8 @@ import native from './binding'
 import { Address, type AddressLike, resolveTarget, WIRE_MAX } from './addr'
 import { constants } from 'node:os'
 import { argType, errnoException, SocketError } from './errors'
-import { AGAIN, completed, WOULD_BLOCK } from './scheduler'
-import { BufferOp, checkExpires, nativeAddress, Socket, span } from './socket'
+import { AGAIN, completed, Op, WOULD_BLOCK } from './scheduler'
+import { BufferOp, checkExpires, nativeAddress, payload, sendOnce, sendSize, Socket, span } from './socket'
 
 function isTarget(v: unknown): boolean {
   return typeof v === 'string' || v === false || (typeof v === 'object' && v !== null)
@@ -65,7 +65,6 @@ export class Datagram extends Socket {
   ): Promise<number>
   send(data: string | Uint8Array, maxlen?: number, expires?: number): Promise<number>
   send(data: string | Uint8Array, a?: unknown, b?: unknown, c?: unknown, d?: unknown): Promise<number> {
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
     // The call forms above, told apart by where the address (a string, false or an object) sits.
     let maxlen: unknown
     let target: unknown
@@ -86,31 +85,32 @@ export class Datagram extends Socket {
       ;[maxlen, expires, extra] = [a, b, c ?? d]
     }
     if (extra !== undefined || arguments.length > 5) throw argType('expires', 'the last argument', extra)
-    const len = span(buf, maxlen, 'data')
+    const len = sendSize(data, maxlen)
     const deadline = checkExpires(expires)
     const id = this.id('send')
     const busy = this.io.busy(1, 'send')
     if (busy !== undefined) return busy
-    if (target === undefined) return this.#send(id, buf as Uint8Array, len, undefined, deadline)
-    if (target instanceof Address) return this.#send(id, buf as Uint8Array, len, target, deadline)
+    const out = payload(data, maxlen)
+    if (target === undefined) return this.#send(id, out, len, undefined, deadline)
+    if (target instanceof Address) return this.#send(id, out, len, target, deadline)
     const addrs = resolveTarget(target, port, this.type(), this.family(), undefined)
     return Array.isArray(addrs)
-      ? this.#send(id, buf as Uint8Array, len, addrs[0], deadline)
-      : addrs.then((a) => this.#send(this.id('send'), buf as Uint8Array, len, a[0], deadline))
+      ? this.#send(id, out, len, addrs[0], deadline)
+      : addrs.then((a) => this.#send(this.id('send'), out, len, a[0], deadline))
   }
 
-  #send(id: number, buf: Uint8Array, len: number, to: Address | undefined, expires: number | undefined): Promise<number> {
+  #send(id: number, data: string | Uint8Array, len: number, to: Address | undefined, expires: number | undefined): Promise<number> {
     // The common case, sent at once, allocates no op.
     let n: number
     try {
-      n = sendOnce(id, buf, len, to)
+      n = sendOnce(id, data, len, to?.wire())
     } catch (e) {
       // An address with no wire form (a unix path too long): a rejection like any send error.
       return Promise.reject(e)
     }
     if (n >= 0) return completed(n)
     if (n !== WOULD_BLOCK) return Promise.reject(errnoException(-n, 'send', to))
-    return this.io.park(1, new SendToOp(this, buf, len, to), expires)
+    return this.io.park(1, new SendToOp(this, data, len, to), expires)
   }
 
   /**
@@ -155,25 +155,21 @@ export class Datagram extends Socket {
   }
 }
 
-/** One send syscall: to the connected peer, or to `to`. The count or `-errno`. */
-function sendOnce(id: number, buf: Uint8Array, len: number, to: Address | undefined): number {
-  return to === undefined ? native.send(id, buf, 0, len) : native.sendTo(id, buf, 0, len, to.wire())
-}
-
-class SendToOp extends BufferOp<Datagram, number> {
+/** A datagram send waiting for buffer space: the datagram goes whole or not at all. */
+class SendToOp extends Op<number> {
   constructor(
-    sock: Datagram,
-    buf: Uint8Array,
-    len: number,
+    readonly sock: Datagram,
+    readonly data: string | Uint8Array,
+    readonly len: number,
     readonly to: Address | undefined,
   ) {
-    super(sock, buf, len)
+    super()
   }
   get syscall(): string {
     return 'send'
   }
   retry(): number | typeof AGAIN {
-    const n = sendOnce(this.sock.id('send'), this.buf, this.len, this.to)
+    const n = sendOnce(this.sock.id('send'), this.data, this.len, this.to?.wire())
     if (n === WOULD_BLOCK) return AGAIN
     if (n < 0) throw errnoException(-n, 'send', this.to)
     return n

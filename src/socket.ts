@@ -23,12 +23,35 @@ export function checkExpires(expires: unknown): number | undefined {
 /** Validates `buf` and `maxlen` for recv/send; returns the byte count to use. */
 export function span(buf: unknown, maxlen: unknown, what: string): number {
   if (!(buf instanceof Uint8Array)) throw argType(what, 'a Uint8Array or Buffer', buf)
-  if (maxlen === undefined || maxlen === null) return buf.byteLength
+  return counted(buf.byteLength, maxlen)
+}
+
+/** Validates `maxlen` against data of `size` bytes; returns the byte count to use. */
+function counted(size: number, maxlen: unknown): number {
+  if (maxlen === undefined || maxlen === null) return size
   if (typeof maxlen !== 'number' || !Number.isInteger(maxlen)) throw argType('maxlen', 'an integer', maxlen)
-  if (maxlen < 0 || maxlen > buf.byteLength) {
-    throw argRange('maxlen', `from 0 to the buffer's length (${buf.byteLength})`, maxlen)
-  }
+  if (maxlen < 0 || maxlen > size) throw argRange('maxlen', `from 0 to the data's length in bytes (${size})`, maxlen)
   return maxlen
+}
+
+/** Validates what a send takes, `data` and `maxlen`; returns the byte count to send. */
+export function sendSize(data: unknown, maxlen: unknown): number {
+  if (typeof data === 'string') return counted(Buffer.byteLength(data, 'utf8'), maxlen)
+  return span(data, maxlen, 'data')
+}
+
+/**
+ * What a send hands to the native side: bytes, or a whole string, which the native side
+ * encodes itself (no intermediate Buffer). Part of a string (`maxlen`) is cut from its bytes.
+ */
+export function payload(data: string | Uint8Array, maxlen: unknown): string | Uint8Array {
+  return typeof data === 'string' && maxlen !== undefined && maxlen !== null ? Buffer.from(data, 'utf8') : data
+}
+
+/** One send syscall of `len` bytes of `data` to the connected peer, or to `wire`. */
+export function sendOnce(id: number, data: string | Uint8Array, len: number, wire: Uint8Array | undefined): number {
+  if (typeof data === 'string') return native.sendText(id, data, len, wire)
+  return wire === undefined ? native.send(id, data, 0, len) : native.sendTo(id, data, 0, len, wire)
 }
 
 /** @internal Proves a constructor call comes from this library (sockets come from `tcp()`...). */

@@ -5,7 +5,7 @@ import native from './binding'
 import { Address, type AddressLike, resolveTarget } from './addr'
 import { argRange, argType, errnoException, type ErrorAddress } from './errors'
 import { AGAIN, attempt, completed, Op, WOULD_BLOCK } from './scheduler'
-import { BufferOp, checkExpires, kCreate, nativeAddress, openSocket, Socket, socketArgs, span } from './socket'
+import { BufferOp, checkExpires, kCreate, nativeAddress, openSocket, payload, sendOnce, sendSize, Socket, socketArgs, span } from './socket'
 
 /** Largest backlog; the kernel clamps it to its own maximum (`somaxconn`). */
 const MAX_BACKLOG = 0x7fffffff
@@ -115,16 +115,16 @@ export class Tcp extends Socket {
    * are sent as UTF-8. On expiry the socket is closed and the call rejects with ETIMEDOUT.
    */
   send(data: string | Uint8Array, maxlen?: number, expires?: number): Promise<number> {
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
-    const len = span(buf, maxlen, 'data')
+    const len = sendSize(data, maxlen)
     const deadline = checkExpires(expires)
     const id = this.id('send')
     const busy = this.io.busy(1, 'send')
     if (busy !== undefined) return busy
-    // The common case, everything sent at once, allocates no op.
-    const n = native.send(id, buf as Uint8Array, 0, len)
+    // The common case, everything sent at once, allocates no op (nor a Buffer for a string).
+    const out = payload(data, maxlen)
+    const n = sendOnce(id, out, len, undefined)
     if (n === len) return completed(n)
-    const op = new SendOp(this, buf as Uint8Array, len)
+    const op = new SendOp(this, typeof out === 'string' ? Buffer.from(out, 'utf8') : out, len)
     if (n > 0) op.off = n
     else if (n !== WOULD_BLOCK) return Promise.reject(errnoException(-n, 'send', this.peer()))
     return attempt(op) ?? this.io.park(1, op, deadline)
