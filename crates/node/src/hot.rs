@@ -197,48 +197,57 @@ impl Args {
   }
 }
 
+/// Runs a hot call: its arguments to `body`, and the number `body` gives (or its TypeError)
+/// back to JavaScript.
+///
+/// # Safety
+/// `env` and `info` are the running callback's own.
+unsafe fn call(
+  env: sys::napi_env,
+  info: sys::napi_callback_info,
+  body: impl FnOnce(&Args) -> Checked<i32>,
+) -> sys::napi_value {
+  // SAFETY: the caller's promise.
+  let a = unsafe { Args::of(env, info) };
+  let r = body(&a);
+  a.finish(r)
+}
+
 /// `send(id, buf, offset, len)`: see `socket::send`.
 unsafe extern "C" fn send(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  // SAFETY: called by the engine with this callback's env and info.
-  let a = unsafe { Args::of(env, info) };
-  // SAFETY: the only slice taken (see `Args::bytes`).
-  let r = (|| {
-    Ok(socket::send(
-      a.u32(0)?,
-      unsafe { a.bytes(1)? },
-      a.u32(2)?,
-      a.u32(3)?,
-    ))
-  })();
-  a.finish(r)
+  // SAFETY: the engine's own env and info; the only slice taken (see `Args::bytes`).
+  unsafe {
+    call(env, info, |a| {
+      Ok(socket::send(a.u32(0)?, a.bytes(1)?, a.u32(2)?, a.u32(3)?))
+    })
+  }
 }
 
 /// `recv(id, buf, offset, len)`: see `socket::recv`.
 unsafe extern "C" fn recv(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  // SAFETY: called by the engine with this callback's env and info.
-  let a = unsafe { Args::of(env, info) };
-  // SAFETY: the only slice taken (see `Args::bytes_mut`).
-  let r = (|| {
-    Ok(socket::recv(
-      a.u32(0)?,
-      unsafe { a.bytes_mut(1)? },
-      a.u32(2)?,
-      a.u32(3)?,
-    ))
-  })();
-  a.finish(r)
+  // SAFETY: the engine's own env and info; the only slice taken (see `Args::bytes_mut`).
+  unsafe {
+    call(env, info, |a| {
+      Ok(socket::recv(
+        a.u32(0)?,
+        a.bytes_mut(1)?,
+        a.u32(2)?,
+        a.u32(3)?,
+      ))
+    })
+  }
 }
 
 /// `sendTo(id, buf, offset, len, wire)`: see `socket::send_to`.
 unsafe extern "C" fn send_to(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  // SAFETY: called by the engine with this callback's env and info.
-  let a = unsafe { Args::of(env, info) };
-  let r = (|| {
-    // SAFETY: two shared slices (see `Args::bytes`): they may alias.
-    let (buf, to) = unsafe { (a.bytes(1)?, a.bytes(4)?) };
-    Ok(socket::send_to(a.u32(0)?, buf, a.u32(2)?, a.u32(3)?, to))
-  })();
-  a.finish(r)
+  // SAFETY: the engine's own env and info; two shared slices, which may alias (see
+  // `Args::bytes`).
+  unsafe {
+    call(env, info, |a| {
+      let (buf, to) = (a.bytes(1)?, a.bytes(4)?);
+      Ok(socket::send_to(a.u32(0)?, buf, a.u32(2)?, a.u32(3)?, to))
+    })
+  }
 }
 
 /// `recvFrom(id, buf, offset, len, meta)`: see `socket::recv_from`.
@@ -246,24 +255,24 @@ unsafe extern "C" fn recv_from(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  // SAFETY: called by the engine with this callback's env and info.
-  let a = unsafe { Args::of(env, info) };
-  let r = (|| {
-    let (b, m) = (a.view(1)?, a.view(4)?);
-    if b.0 < m.0.wrapping_add(m.1) && m.0 < b.0.wrapping_add(b.1) {
-      return Err(c"socket2: recvFrom's buffer and meta overlap");
-    }
-    // SAFETY: two mutable slices (see `Args::bytes_mut`) of memory just checked disjoint.
-    let (buf, meta) = unsafe { (a.bytes_mut(1)?, a.bytes_mut(4)?) };
-    Ok(socket::recv_from(
-      a.u32(0)?,
-      buf,
-      a.u32(2)?,
-      a.u32(3)?,
-      meta,
-    ))
-  })();
-  a.finish(r)
+  // SAFETY: the engine's own env and info; two mutable slices (see `Args::bytes_mut`) of
+  // memory checked disjoint first.
+  unsafe {
+    call(env, info, |a| {
+      let (b, m) = (a.view(1)?, a.view(4)?);
+      if b.0 < m.0.wrapping_add(m.1) && m.0 < b.0.wrapping_add(b.1) {
+        return Err(c"socket2: recvFrom's buffer and meta overlap");
+      }
+      let (buf, meta) = (a.bytes_mut(1)?, a.bytes_mut(4)?);
+      Ok(socket::recv_from(
+        a.u32(0)?,
+        buf,
+        a.u32(2)?,
+        a.u32(3)?,
+        meta,
+      ))
+    })
+  }
 }
 
 /// `sendText(id, text, len, wire?)`: sends the string `text`, `len` bytes in UTF-8, to the
@@ -273,18 +282,17 @@ unsafe extern "C" fn send_text(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  // SAFETY: called by the engine with this callback's env and info.
-  let a = unsafe { Args::of(env, info) };
-  let r = (|| {
-    let (id, len) = (a.u32(0)?, a.u32(2)?);
-    if a.absent(3) {
-      return a.text(1, len as usize, |b| socket::send(id, b, 0, len));
-    }
-    // SAFETY: one shared slice (see `Args::bytes`).
-    let to = unsafe { a.bytes(3)? };
-    a.text(1, len as usize, |b| socket::send_to(id, b, 0, len, to))
-  })();
-  a.finish(r)
+  // SAFETY: the engine's own env and info; one shared slice (see `Args::bytes`).
+  unsafe {
+    call(env, info, |a| {
+      let (id, len) = (a.u32(0)?, a.u32(2)?);
+      if a.absent(3) {
+        return a.text(1, len as usize, |b| socket::send(id, b, 0, len));
+      }
+      let to = a.bytes(3)?;
+      a.text(1, len as usize, |b| socket::send_to(id, b, 0, len, to))
+    })
+  }
 }
 
 /// Adds the hot calls to the module's exports.
