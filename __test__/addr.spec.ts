@@ -247,6 +247,24 @@ test('free() through any entry frees the whole list', async (t) => {
   t.throws(() => ai.toString(), { instanceOf: SocketError, code: 'ERR_ADDR_FREED' })
 })
 
+test('answers for the same literal are independent: freeing one leaves the other, and port and family are honoured', async (t) => {
+  const a = await within(addr('127.0.0.1', 80, 'tcp'))
+  const b = await within(addr('127.0.0.1', 80, 'udp'))
+  a.free()
+  t.throws(() => a.toString(), { instanceOf: SocketError, code: 'ERR_ADDR_FREED' })
+  t.is(b.toString(), '127.0.0.1:80')
+  t.is(b.type(), 'udp')
+  t.is((await within(addr('127.0.0.1', 81, 'tcp'))).port, 81)
+  t.is(addrSync('::1', 7, 'tcp', 'inet6').toString(), '[::1]:7')
+  // The inet6 answer for ::1 is not reused for inet: getaddrinfo words the refusal.
+  t.throws(() => addrSync('::1', 7, 'tcp', 'inet'), { instanceOf: SocketError })
+  // Many literals in turn, past what is remembered: each answer is still its own.
+  for (let i = 0; i < 600; i++) {
+    const host = `10.0.${i >> 8}.${i & 255}`
+    t.is(addrSync(host, i, 'tcp').toString(), `${host}:${i}`)
+  }
+})
+
 test('name() of a freed list with a canonical name throws ERR_ADDR_FREED', async (t) => {
   const ai = await within(addr('localhost', 80, 'tcp', 'inet', undefined, 'canonname'))
   ai.free()

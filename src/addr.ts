@@ -300,24 +300,45 @@ function fromEntries(q: Query, r: ReturnType<typeof native.lookupSync>): AddrInf
   )
 }
 
+/**
+ * IP literals answered lately, by host text: the one-address list of each (Addresses are
+ * immutable and AddrInfo never changes its list, so lists are shared). A program that keeps
+ * naming the same peer skips the literal's parse; a full table is simply emptied.
+ */
+const literals = new Map<string, readonly Address[]>()
+const LITERALS_MAX = 256
+
+/** The one-address list of an IP literal of `family`, or undefined for anything else. */
+function ipLiteral(host: string, port: number, family: Family): readonly Address[] | undefined {
+  const known = literals.get(host)
+  const a = known?.[0]
+  if (a !== undefined && a.port === port && a.family === family) return known
+  // A scoped IPv6 literal (fe80::1%eth0) needs getaddrinfo to resolve the interface name.
+  if (host.includes('%')) return undefined
+  const ip = isIP(host)
+  // Let getaddrinfo decide (and word the error) when the literal's family differs.
+  if (ip === 0 || (ip === 6) !== (family === 'inet6')) return undefined
+  if (literals.size >= LITERALS_MAX) literals.clear()
+  const list = [new Address(family, host, port)]
+  literals.set(host, list)
+  return list
+}
+
 /** The answer where no lookup is needed, unix paths and IP literals; else undefined. */
 function literal(host: string, port: number | string, type: SocketType, family: Family, protocol: number, flags: number): AddrInfo | undefined {
-  let a: Address
+  let addrs: readonly Address[] | undefined
   if (family === 'unix') {
     // `@name` spells a Linux abstract name (a leading NUL byte).
-    a = new Address('unix', host.startsWith('@') ? '\0' + host.slice(1) : host, 0)
+    addrs = [new Address('unix', host.startsWith('@') ? '\0' + host.slice(1) : host, 0)]
   } else {
-    // A service name, or a scoped IPv6 literal (fe80::1%eth0), needs getaddrinfo.
-    if (typeof port !== 'number' || host.includes('%')) return undefined
-    const ip = isIP(host)
-    // Let getaddrinfo decide (and word the error) when the literal's family differs.
-    if (ip === 0 || (ip === 6) !== (family === 'inet6')) return undefined
-    a = new Address(family, host, port)
+    // A service name needs getaddrinfo.
+    addrs = typeof port === 'number' ? ipLiteral(host, port, family) : undefined
+    if (addrs === undefined) return undefined
   }
   // getaddrinfo reports the kind's own protocol when none is asked for (none for raw).
   const proto = protocol !== 0 ? protocol : type === 'raw' ? 0 : protocols[type]
   const canon = flags & CANONNAME && family !== 'unix' ? host : undefined
-  return new AddrInfo([a], type, protocolNames.get(proto), canon)
+  return new AddrInfo(addrs, type, protocolNames.get(proto), canon)
 }
 
 type AddrArgs =
