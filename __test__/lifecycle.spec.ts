@@ -15,7 +15,7 @@ const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${na
 
 interface Child {
   proc: ChildProcess
-  /** Resolves at exit with the exit code and signal. */
+  /** Resolves once the child exited and its output was read: the exit code and signal. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   stdout(): string
   stderr(): string
@@ -29,7 +29,8 @@ function run(name: string, ...args: string[]): Child {
   let err = ''
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
-  const exited = once(proc, 'exit').then(([code, signal]) => ({ code, signal }) as { code: number | null; signal: NodeJS.Signals | null })
+  // 'close', not 'exit': 'exit' can come before the last of stderr has been read.
+  const exited = once(proc, 'close').then(([code, signal]) => ({ code, signal }) as { code: number | null; signal: NodeJS.Signals | null })
   return {
     proc,
     exited,
