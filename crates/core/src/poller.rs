@@ -89,6 +89,28 @@ struct Kept {
   cut: bool,
 }
 
+impl Kept {
+  /// Copies the datagram into `buf` (cut to fit, as the kernel would cut it) and gives its
+  /// buffer back to `spare`: the length, the sender and whether it was cut.
+  fn deliver(self, buf: &mut [u8], spare: &mut Option<Box<[u8]>>) -> (usize, SockAddr, bool) {
+    let n = self.len.min(buf.len());
+    buf[..n].copy_from_slice(&self.buf[..n]);
+    let Kept {
+      buf: b,
+      len,
+      from,
+      cut,
+    } = self;
+    spare.get_or_insert(b);
+    (n, from, cut || len > n)
+  }
+
+  /// Gives the buffer back to `spare`, dropping the datagram (its socket is gone).
+  fn discard(self, spare: &mut Option<Box<[u8]>>) {
+    spare.get_or_insert(self.buf);
+  }
+}
+
 #[derive(Debug, Default)]
 struct Slot {
   gen: u32,
@@ -137,6 +159,8 @@ pub struct Poller {
   /// The second buffer of batched receives: one per poller, lent to a socket while it keeps a
   /// datagram, so memory grows with the datagrams kept, not with the sockets.
   spare: Option<Box<[u8]>>,
+  /// Whether datagram receives are batched (off once a sandbox refuses `recvmmsg`).
+  batch: bool,
 }
 
 fn ebadf() -> i32 {
@@ -164,6 +188,7 @@ impl Poller {
       slots: Vec::new(),
       free: Vec::new(),
       spare: None,
+      batch: true,
     })
   }
 
@@ -234,7 +259,7 @@ impl Poller {
       sys::deregister(registry, reg);
     }
     if let Some(k) = s.kept.take() {
-      self.spare.get_or_insert(k.buf);
+      (*k).discard(&mut self.spare);
     }
     self.free.push(id & INDEX_MASK);
     Some(sock)
@@ -274,6 +299,10 @@ impl Poller {
     let Some(s) = slot(&mut self.slots, id) else {
       return ebadf();
     };
+    // A datagram kept by an earlier `recv_from` comes first, as if read now.
+    if let Some(k) = s.kept.take() {
+      return (*k).deliver(buf, &mut self.spare).0 as i32;
+    }
     if s.known_unready(true) {
       return WOULD_BLOCK;
     }
@@ -303,22 +332,19 @@ impl Poller {
       return Err(ebadf());
     };
     if let Some(k) = s.kept.take() {
-      let n = k.len.min(buf.len());
-      buf[..n].copy_from_slice(&k.buf[..n]);
-      self.spare.get_or_insert(k.buf);
-      return Ok((n, k.from, k.cut || k.len > n));
+      return Ok((*k).deliver(buf, &mut self.spare));
     }
     if s.known_unready(true) {
       return Err(WOULD_BLOCK);
     }
     let sock = s.sock.as_ref().unwrap();
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    if s.shape == Shape::DatagramIp {
+    if s.shape == Shape::DatagramIp && self.batch {
       let mut spare = self
         .spare
         .take()
         .unwrap_or_else(|| vec![0; MAX_DATAGRAM].into_boxed_slice());
-      return match sys::recv_two(sock, buf, &mut spare) {
+      match sys::recv_two(sock, buf, &mut spare) {
         Ok((first, Some(next))) => {
           s.kept = Some(Box::new(Kept {
             buf: spare,
@@ -326,19 +352,23 @@ impl Poller {
             from: next.from,
             cut: next.cut,
           }));
-          Ok((first.len, first.from, first.cut))
+          return Ok((first.len, first.from, first.cut));
         }
         Ok((first, None)) => {
           // The queue was empty after it: a datagram arriving later raises a new edge.
           s.rd = false;
           self.spare = Some(spare);
-          Ok((first.len, first.from, first.cut))
+          return Ok((first.len, first.from, first.cut));
         }
         Err(e) => {
           self.spare = Some(spare);
-          Err(Self::after(registry, id, s, -errno_of(&e), buf.len(), true))
+          if !sys::refused_by_sandbox(&e) {
+            return Err(Self::after(registry, id, s, -errno_of(&e), buf.len(), true));
+          }
+          // A seccomp filter without recvmmsg: one datagram per recvfrom from now on.
+          self.batch = false;
         }
-      };
+      }
     }
     match socket::recv_from(sock, buf) {
       Ok(r) => Ok(r),
@@ -469,7 +499,9 @@ impl Poller {
         s.urgent = false;
         s.connecting = false;
         s.conn_err = 0;
-        s.kept = None;
+        if let Some(k) = s.kept.take() {
+          (*k).discard(&mut self.spare);
+        }
         ((id & INDEX_MASK) | (s.gen << INDEX_BITS)) as i32
       }
       Err(e) => -errno_of(&e),
@@ -767,6 +799,26 @@ mod tests {
     assert!(ev.chunks(2).any(|e| e[0] as u32 == r & INDEX_MASK));
     let (n, _, _) = p.recv_from(r, &mut buf).unwrap();
     assert_eq!(&buf[..n], b"four");
+  }
+
+  #[test]
+  fn unbatched_datagrams_arrive_in_order_and_recv_serves_a_kept_one_first() {
+    let mut p = Poller::new(8).unwrap();
+    let (r, s, to) = udp_pair(&mut p);
+    for d in [b"1", b"2", b"3"] {
+      assert_eq!(p.send_to(s, d, &to), 1);
+    }
+    let mut buf = [0u8; 4];
+    // Batched (on Linux): "1" now, "2" kept; plain recv still gives "2" before "3".
+    assert_eq!(p.recv_from(r, &mut buf).unwrap().0, 1);
+    assert_eq!(&buf[..1], b"1");
+    assert_eq!(p.recv(r, &mut buf), 1);
+    assert_eq!(&buf[..1], b"2");
+    // As after a sandbox refused recvmmsg: one datagram per recvfrom.
+    p.batch = false;
+    assert_eq!(p.recv_from(r, &mut buf).unwrap().0, 1);
+    assert_eq!(&buf[..1], b"3");
+    assert_eq!(p.recv_from(r, &mut buf).unwrap_err(), WOULD_BLOCK);
   }
 
   #[cfg(target_os = "linux")]

@@ -142,6 +142,13 @@ pub fn recv_two(
   Ok((first, (n > 1).then(|| datagram(&msgs[1], b))))
 }
 
+/// Whether `recvmmsg` failed because a sandbox (a seccomp filter) refuses the syscall itself:
+/// the caller falls back to `recvfrom`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn refused_by_sandbox(e: &io::Error) -> bool {
+  matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM))
+}
+
 /// `getsockopt` of an `int` option the socket2 crate has no method for.
 pub fn int(s: &Socket, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
   let mut v: libc::c_int = 0;
