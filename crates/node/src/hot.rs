@@ -121,8 +121,10 @@ impl Args {
   /// The bytes of argument `i`, to read.
   ///
   /// # Safety
-  /// The slice is the array's memory: valid while this call runs (JavaScript is suspended and
-  /// cannot detach or resize it), and no mutable slice of the same memory may exist.
+  /// The slice is the array's memory: valid while this call runs (JavaScript on this thread is
+  /// suspended and cannot detach or resize it), and no mutable slice of the same memory may
+  /// exist. A `SharedArrayBuffer` that another thread writes during the call is the caller's
+  /// race, as with any native reader or writer of it (the kernel included); nothing guards it.
   unsafe fn bytes<'a>(&self, i: usize) -> Checked<&'a [u8]> {
     let (p, n) = self.view(i)?;
     // SAFETY: the engine reports `n` bytes at `p` (or a dangling pointer for none).
@@ -149,7 +151,11 @@ impl Args {
     }
     let v = self.get(i)?;
     let encode_len = |buf: &mut Vec<u8>, len: usize| {
-      // One byte more for the NUL that napi_get_value_string_utf8 always writes.
+      // One byte more for the NUL that napi_get_value_string_utf8 always writes. A string too
+      // large to copy is refused rather than aborting the process.
+      if buf.len() < len + 1 && buf.try_reserve_exact(len + 1 - buf.len()).is_err() {
+        return Err(c"socket2: not enough memory to encode the string");
+      }
       buf.resize(len + 1, 0);
       let mut copied = 0;
       // SAFETY: a value of this call; `buf` has `len + 1` writable bytes, the size given.
@@ -260,7 +266,8 @@ unsafe extern "C" fn recv_from(
   unsafe {
     call(env, info, |a| {
       let (b, m) = (a.view(1)?, a.view(4)?);
-      if b.0 < m.0.wrapping_add(m.1) && m.0 < b.0.wrapping_add(b.1) {
+      let overlap = b.0 < m.0.wrapping_add(m.1) && m.0 < b.0.wrapping_add(b.1);
+      if overlap && b.1 > 0 && m.1 > 0 {
         return Err(c"socket2: recvFrom's buffer and meta overlap");
       }
       let (buf, meta) = (a.bytes_mut(1)?, a.bytes_mut(4)?);
