@@ -255,6 +255,10 @@ test('answers for the same literal are independent: freeing one leaves the other
   t.is(b.toString(), '127.0.0.1:80')
   t.is(b.type(), 'udp')
   t.is((await within(addr('127.0.0.1', 81, 'tcp'))).port, 81)
+  // A literal's Address is shared by its answers, so it cannot be changed under the others.
+  const shared = (await within(addr('127.0.0.1', 81, 'tcp'))).toAddress()
+  t.false(Reflect.set(shared, 'address', '10.9.9.9'))
+  t.is((await within(addr('127.0.0.1', 81, 'tcp'))).address, '127.0.0.1')
   t.is(addrSync('::1', 7, 'tcp', 'inet6').toString(), '[::1]:7')
   // The inet6 answer for ::1 is not reused for inet: getaddrinfo words the refusal.
   t.throws(() => addrSync('::1', 7, 'tcp', 'inet'), { instanceOf: SocketError })

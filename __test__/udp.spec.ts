@@ -387,6 +387,20 @@ test('send argument misuse throws synchronously', (t) => {
   t.throws(() => s.send('x', undefined, NaN), badType) // connected form, bad expires
   t.throws(() => s.send('x', '127.0.0.1', 70000), badType) // maxlen left out
   t.throws(() => s.send('x', undefined, '', 9), badType)
+  // Anything after the last argument must be undefined (null too is refused).
+  const loose = s.send.bind(s) as (...a: unknown[]) => unknown
+  t.throws(() => loose('x', new Address('inet', '127.0.0.1', 9), 1, null), badType)
+  t.throws(() => loose('x', 1, 1, null), badType)
+  t.throws(() => loose('x', undefined, '127.0.0.1', 9, undefined, 0), badType)
+})
+
+test('an explicit undefined after the last argument is accepted', async (t) => {
+  const server = await bound(t)
+  const s = udp()
+  closing(t, s)
+  const send = s.send as (...a: unknown[]) => Promise<number>
+  t.is(await within(send.call(s, 'x', undefined, server.localAddr(), undefined, undefined)), 1)
+  t.is((await recvOne(server))[0].toString(), 'x')
 })
 
 test('recv argument misuse throws synchronously', (t) => {

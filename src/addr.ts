@@ -319,7 +319,10 @@ function ipLiteral(host: string, port: number, family: Family): readonly Address
   // Let getaddrinfo decide (and word the error) when the literal's family differs.
   if (ip === 0 || (ip === 6) !== (family === 'inet6')) return undefined
   if (literals.size >= LITERALS_MAX) literals.clear()
-  const list = [new Address(family, host, port)]
+  // Frozen: every answer for this literal shares it, so no caller may change it for the others.
+  const fresh = new Address(family, host, port)
+  Object.freeze(fresh)
+  const list = [fresh]
   literals.set(host, list)
   return list
 }

@@ -73,7 +73,7 @@ export class Datagram extends Socket {
     let extra: unknown
     if (isTarget(a)) {
       target = a
-      if (typeof a === 'object') [expires, extra] = [b, c ?? d]
+      if (typeof a === 'object') [expires, extra] = [b, c !== undefined ? c : d]
       else [port, expires, extra] = [b, c, d]
     } else if (isTarget(b)) {
       ;[maxlen, target] = [a, b]
@@ -82,9 +82,10 @@ export class Datagram extends Socket {
     } else if (isTarget(c)) {
       throw argType('maxlen', 'a number or undefined', a)
     } else {
-      ;[maxlen, expires, extra] = [a, b, c ?? d]
+      ;[maxlen, expires, extra] = [a, b, c !== undefined ? c : d]
     }
-    if (extra !== undefined || arguments.length > 5) throw argType('expires', 'the last argument', extra)
+    for (let i = 5; i < arguments.length && extra === undefined; i++) extra = arguments[i]
+    if (extra !== undefined) throw argType('expires', 'the last argument', extra)
     const len = sendSize(data, maxlen)
     const deadline = checkExpires(expires)
     const id = this.id('send')
