@@ -159,7 +159,8 @@ pub struct Poller {
   /// The second buffer of batched receives: one per poller, lent to a socket while it keeps a
   /// datagram, so memory grows with the datagrams kept, not with the sockets.
   spare: Option<Box<[u8]>>,
-  /// Whether datagram receives are batched (off once a sandbox refuses `recvmmsg`).
+  /// Whether datagram receives are batched (Linux; off once a sandbox refuses `recvmmsg`).
+  #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
   batch: bool,
 }
 
