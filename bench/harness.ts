@@ -5,8 +5,10 @@
 import { performance } from 'node:perf_hooks'
 
 export const quick = process.argv.includes('--quick')
+/** `--rounds=N`: more rounds steady the medians on a noisy machine. */
+const roundsArg = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice('--rounds='.length))
 /** Rounds per workload: every implementation runs once per round, in turn (interleaved). */
-export const ROUNDS = quick ? 3 : 5
+export const ROUNDS = Number.isInteger(roundsArg) && roundsArg > 0 ? roundsArg : quick ? 3 : 5
 /** Length of one timed run. */
 export const SECONDS = quick ? 1 : 2
 /** The ping-pong message. */
@@ -69,6 +71,13 @@ export async function interleave<K extends string>(
     }
   }
   for (const [k, xs] of samples) out[k] = xs[0]!.map((_, i) => median(xs.map((x) => x[i]!)))
+  // The spread of socket2's first number against node's, round by round: how much to trust
+  // the median's ratio on this machine.
+  const [a, b] = [samples.get('socket2' as K), samples.get('node' as K)]
+  if (a !== undefined && b !== undefined && a.length === b.length && a.length > 1) {
+    const ratios = a.map((x, r) => x[0]! / b[r]![0]!).sort((p, q) => p - q)
+    console.error(`  socket2/node per round: ${ratios[0]!.toFixed(2)}x to ${ratios[ratios.length - 1]!.toFixed(2)}x`)
+  }
   return out
 }
 

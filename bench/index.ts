@@ -1,7 +1,8 @@
-// npm run bench [-- --quick] [-- --only=udp]: every workload with socket2, with node:net /
-// node:dgram, and with a C epoll program (the practical limit), client and server in one
-// process, in interleaved rounds. Prints the medians as a table and writes them to
-// bench/results.json (not when --only picks some workloads, by a word of their names).
+// npm run bench [-- --quick] [-- --only=udp] [-- --rounds=9]: every workload with socket2, with
+// node:net / node:dgram, and with a C epoll program (the practical limit), client and server in
+// one process, in interleaved rounds. Prints the medians as a table and writes them to
+// bench/results.json (not when --only picks some workloads, by a word of their names). The
+// spread of socket2/node over the rounds goes to stderr with the progress.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { nodeBulk, socket2Bulk } from './bulk'
