@@ -264,28 +264,17 @@ function portOf(port: unknown): number | string {
 }
 
 /**
- * Validates `addr()`'s arguments, then answers at once where no lookup is needed (`now`) or
- * hands the query to getaddrinfo (`later`). The continuations keep the common answer, a
- * literal's, free of an intermediate query object.
+ * Validates `addr()`'s arguments: the answer at once where no lookup is needed (a literal or a
+ * path, the common case, which makes no query object), else the query for getaddrinfo.
  */
-function answer<R>(
-  host: unknown,
-  port: unknown,
-  type: unknown,
-  family: unknown,
-  protocol: unknown,
-  flags: unknown,
-  now: (ai: AddrInfo) => R,
-  later: (q: Query) => R,
-): R {
+function answer(host: unknown, port: unknown, type: unknown, family: unknown, protocol: unknown, flags: unknown): AddrInfo | Query {
   const t = typeOf(type)
   const f = familyOf(family)
   const proto = protocolOf(protocol)
   const h = hostOf(host, f)
   const p = portOf(port)
   const bits = flagsOf(flags)
-  const ai = literal(h, p, t, f, proto, bits)
-  return ai !== undefined ? now(ai) : later({ host: h, port: p, type: t, family: f, protocol: proto, flags: bits })
+  return literal(h, p, t, f, proto, bits) ?? { host: h, port: p, type: t, family: f, protocol: proto, flags: bits }
 }
 
 function fromEntries(q: Query, r: ReturnType<typeof native.lookupSync>): AddrInfo {
@@ -376,11 +365,8 @@ function isAddrInfo(v: unknown): v is AddrInfo {
 export function addr(...args: AddrArgs): Promise<AddrInfo>
 export function addr(host?: unknown, port?: unknown, type?: unknown, family?: unknown, protocol?: unknown, flags?: unknown): Promise<AddrInfo> {
   if (isAddrInfo(host)) return Promise.resolve(host)
-  return answer(host, port, type, family, protocol, flags, settled, lookupAsync)
-}
-
-function settled(ai: AddrInfo): Promise<AddrInfo> {
-  return Promise.resolve(ai)
+  const a = answer(host, port, type, family, protocol, flags)
+  return isAddrInfo(a) ? Promise.resolve(a) : lookupAsync(a)
 }
 
 async function lookupAsync(q: Query): Promise<AddrInfo> {
@@ -393,16 +379,10 @@ async function lookupAsync(q: Query): Promise<AddrInfo> {
 export function addrSync(...args: AddrArgs): AddrInfo
 export function addrSync(host?: unknown, port?: unknown, type?: unknown, family?: unknown, protocol?: unknown, flags?: unknown): AddrInfo {
   if (isAddrInfo(host)) return host
-  return answer(host, port, type, family, protocol, flags, same, lookupSync)
-}
-
-function same(ai: AddrInfo): AddrInfo {
-  return ai
-}
-
-function lookupSync(q: Query): AddrInfo {
-  const fam = q.family === 'unix' ? 0 : afs[q.family]
-  return fromEntries(q, native.lookupSync(q.host, String(q.port), fam, socktypes[q.type], q.protocol, q.flags))
+  const a = answer(host, port, type, family, protocol, flags)
+  if (isAddrInfo(a)) return a
+  const fam = a.family === 'unix' ? 0 : afs[a.family]
+  return fromEntries(a, native.lookupSync(a.host, String(a.port), fam, socktypes[a.type], a.protocol, a.flags))
 }
 
 /** Anything a socket call accepts as an address: an `AddrInfo`, an `Address`, or `host, port`. */
@@ -424,7 +404,8 @@ export function resolveTarget(
     if (target.freed) throw ownError('ERR_ADDR_FREED')
     return addresses(target)
   }
-  return answer<Address[] | Promise<Address[]>>(target, port, type, family, undefined, flags, addresses, (q) => lookupAsync(q).then(addresses))
+  const a = answer(target, port, type, family, undefined, flags)
+  return isAddrInfo(a) ? addresses(a) : lookupAsync(a).then(addresses)
 }
 
 function addresses(ai: AddrInfo): Address[] {
