@@ -9,7 +9,7 @@ import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { clock, tcp } from 'socket2'
-import { within } from './util.ts'
+import { tempDir, within } from './util.ts'
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 
@@ -24,7 +24,12 @@ interface Child {
 }
 
 function run(name: string, ...args: string[]): Child {
-  const proc = spawn(process.execPath, [fixture(name), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  return runWith([], name, ...args)
+}
+
+/** `run` with Node options (`--expose-gc`...). */
+function runWith(nodeArgs: string[], name: string, ...args: string[]): Child {
+  const proc = spawn(process.execPath, [...nodeArgs, fixture(name), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
@@ -123,6 +128,21 @@ for (const mode of ['unawaited', 'start']) {
     }
   })
 }
+
+test('a socket dropped without close() is closed once collected; one a thread waits on is not', async (t) => {
+  const [dir, cleanup] = tempDir()
+  const c = runWith(['--expose-gc'], 'dropped.mjs', dir)
+  try {
+    const { code } = await within(c.exited, 10_000)
+    t.is(code, 0, c.stderr())
+    const lines = c.stdout().trim().split('\n')
+    t.regex(lines[0]!, /^closed (\d+) of \1$/)
+    t.deepEqual(lines.slice(1), ['unix file removed', 'port free', 'parked: still here'])
+  } finally {
+    reap(c)
+    cleanup()
+  }
+})
 
 test('the README\'s first example runs as printed and exits by itself', (t) => {
   const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8')

@@ -95,14 +95,11 @@ export abstract class Op<T> {
   resolve!: (v: T) => void
   reject!: (e: Error) => void
   timer: Timer | undefined = undefined
+  /** The socket, which a deadline closes. Only a waiting op ties it to the table. */
+  abstract readonly sock: { close(): void }
   /** The call's name, for errors (`recv`, `accept`...). */
   abstract readonly syscall: string
   abstract retry(): T | typeof AGAIN
-}
-
-/** What closes a socket when a deadline expires. */
-interface Owner {
-  close(): void
 }
 
 /**
@@ -125,16 +122,17 @@ export function completed<T>(v: T): Promise<T> {
   return y === undefined ? Promise.resolve(v) : y.then(() => v)
 }
 
-/** A socket's waiting state: at most one parked operation per direction (0 read, 1 write). */
+/**
+ * A socket's waiting state: at most one parked operation per direction (0 read, 1 write). It
+ * does not point back at its socket, so a socket nobody holds and no operation waits on can be
+ * collected (and closed, see socket.ts) although the table keeps its Io.
+ */
 export class Io {
   r: Op<unknown> | undefined
   w: Op<unknown> | undefined
   closed = false
 
-  constructor(
-    readonly index: number,
-    private readonly owner: Owner,
-  ) {
+  constructor(readonly index: number) {
     table[index] = this
   }
 
@@ -168,7 +166,7 @@ export class Io {
   private expire(dir: 0 | 1, op: Op<unknown>): void {
     if (this.take(dir) !== op) return
     op.reject(timeoutError(op.syscall))
-    this.owner.close()
+    op.sock.close()
   }
 
   private take(dir: 0 | 1): Op<unknown> | undefined {
@@ -208,6 +206,11 @@ export class Io {
       op?.reject(ownError('ERR_SOCKET_CLOSED', op.syscall))
     }
   }
+}
+
+/** Forgets the Io at `index`: its socket was collected (nothing can be waiting on it). */
+export function forget(index: number): void {
+  table[index] = undefined
 }
 
 /** The table index of a socket id. */

@@ -7,7 +7,7 @@ import native from './binding'
 import { Address, type AddressLike, type Family, type Protocol, protocols, resolveTarget, type SocketType } from './addr'
 import { argRange, argType, errnoException, ownError } from './errors'
 import { getopt, type OptionValue, setopt } from './options'
-import { indexOf, Io, Op } from './scheduler'
+import { forget, indexOf, Io, Op } from './scheduler'
 
 const protocolNames = new Map(Object.entries(protocols).map(([k, v]) => [v, k as Protocol]))
 
@@ -54,6 +54,33 @@ export function sendOnce(id: number, data: string | Uint8Array, len: number, wir
   return wire === undefined ? native.send(id, data, 0, len) : native.sendTo(id, data, 0, len, wire)
 }
 
+/** What closing a socket needs, held apart from it so that a dropped socket can be collected. */
+interface Remains {
+  id: number
+  /** A unix socket file the socket created by binding. */
+  unixPath: string | undefined
+}
+
+/** Closes the OS socket and removes the unix socket file it created (if it is still there). */
+function release(r: Remains): void {
+  native.close(r.id)
+  if (r.unixPath !== undefined) {
+    // The file was ours; another process may have replaced it since, so failure is fine.
+    try {
+      unlinkSync(r.unixPath)
+    } catch {}
+  }
+}
+
+/**
+ * Closes sockets dropped without `close()` once they are collected, as the seed did. A socket
+ * that an operation waits on is never collected: the waiting op holds it.
+ */
+const dropped = new FinalizationRegistry<Remains>((r) => {
+  release(r)
+  forget(indexOf(r.id))
+})
+
 /** @internal Proves a constructor call comes from this library (sockets come from `tcp()`...). */
 export const kCreate = Symbol('socket2.create')
 
@@ -67,8 +94,8 @@ export class Socket {
   /** Options set so far and the explicit bind, re-applied by `renew()`; absent until used. */
   #opts: Map<string, OptionValue> | undefined
   #bound: Address | undefined
-  /** A unix socket file this socket created by binding, removed again by `close()`. */
-  #unixPath: string | undefined
+  /** The id and unix socket file, for `close()` or for closing the socket once collected. */
+  readonly #remains: Remains
   /** @internal The waiting state the dispatch resumes. */
   readonly io: Io
 
@@ -79,7 +106,9 @@ export class Socket {
     this.#family = family
     this.#protocol = protocol
     this.#id = id
-    this.io = new Io(indexOf(id), this)
+    this.io = new Io(indexOf(id))
+    this.#remains = { id, unixPath: undefined }
+    dropped.register(this, this.#remains, this)
   }
 
   /** @internal The native id; throws ERR_SOCKET_CLOSED after `close()`. */
@@ -137,7 +166,7 @@ export class Socket {
     const e = native.bind(id, a.family, a.address, a.port, a.scopeId)
     if (e < 0) throw errnoException(-e, 'bind', a)
     this.#bound = a
-    if (a.family === 'unix' && a.address !== '' && !a.address.startsWith('\0')) this.#unixPath = a.address
+    if (a.family === 'unix' && a.address !== '' && !a.address.startsWith('\0')) this.#remains.unixPath = a.address
   }
 
   /**
@@ -149,6 +178,7 @@ export class Socket {
     if (id < 0) throw errnoException(-id, 'socket')
     // Same slot, new generation: the old socket's late events cannot reach the new one.
     this.#id = id
+    this.#remains.id = id
     for (const [name, value] of this.#opts ?? []) setopt(id, name, value)
     if (this.#bound !== undefined) this.bindSync(id, this.#bound)
   }
@@ -186,16 +216,10 @@ export class Socket {
    */
   close(): void {
     if (this.#id < 0) return
-    const id = this.#id
     this.#id = -1
-    native.close(id)
+    dropped.unregister(this)
+    release(this.#remains)
     this.io.close()
-    if (this.#unixPath !== undefined) {
-      // The file was ours; another process may have replaced it since, so failure is fine.
-      try {
-        unlinkSync(this.#unixPath)
-      } catch {}
-    }
   }
 }
 
