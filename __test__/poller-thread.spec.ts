@@ -17,3 +17,20 @@ test('the poller-thread backend echoes 1 MiB, fires deadlines and lets the progr
   t.true(out.timeout.closed)
   t.true(out.timeout.late >= -0.005 && out.timeout.late < 0.05, `late by ${out.timeout.late}`)
 })
+
+const failing = fileURLToPath(new URL('./fixtures/poller-failure.mjs', import.meta.url))
+
+// The fixture finds the poller's fds in /proc/self/fd, which only Linux has.
+const linuxOnly = process.platform === 'linux' ? test : test.skip
+
+linuxOnly('when the poller thread fails (its epoll fd closed under it), waiting operations and poll() reject with the OS error', (t) => {
+  const r = spawnSync(process.execPath, [failing], {
+    env: { ...process.env, SOCKET2_POLLER: 'thread' },
+    encoding: 'utf8',
+    timeout: 20_000,
+  })
+  t.is(r.status, 0, r.stderr)
+  // The datagram that woke the thread still arrives; what waits afterwards fails at once
+  // (not by its 5 s deadline).
+  t.deepEqual(r.stdout.trim().split('\n'), ['first: 4 bytes', 'second: EBADF poll', 'poll: EBADF poll'])
+})

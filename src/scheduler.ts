@@ -7,7 +7,7 @@
  * direction ready. Native code never creates promises.
  */
 import native, { INDEX_MASK, READ, WRITE } from './binding'
-import { argType, ownError, timeoutError } from './errors'
+import { argType, errnoException, ownError, timeoutError } from './errors'
 import { at, clock, type Timer } from './timers'
 
 /** `[index, bits]` pairs written by the native drain. */
@@ -53,7 +53,19 @@ function removeWaiter(): void {
   if (--control[WAITERS]! === 0 && control[REFED] === 1 && control[IN_DISPATCH] === 0) native.unrefLoop()
 }
 
+/**
+ * The errno the OS poller failed with, once it did (0 while it works): nothing would wake a
+ * waiting operation again, so every wait rejects with it (syscall `'poll'`).
+ */
+let broken = 0
+
+function pollerFailure(): Error {
+  return errnoException(broken, 'poll')
+}
+
+/** `dispatch(n)`: `n` event pairs are in `events`; a negative `n` is the poller's failure. */
 function dispatch(n: number): void {
+  if (n < 0) return fail(-n)
   budget = BUDGET
   for (let i = 0; i < 2 * n; i += 2) {
     const io = table[events[i]!]
@@ -69,6 +81,15 @@ function dispatch(n: number): void {
     pollers = []
     for (const resolve of p) resolve(true)
   }
+}
+
+/** The poller failed: rejects every waiting operation and `poll()` with its error. */
+function fail(errno: number): void {
+  broken = errno
+  for (const io of table) io?.fail()
+  const p = pollers
+  pollers = []
+  for (const done of p) done(false) // rejects: `broken` is set
 }
 
 /**
@@ -142,6 +163,7 @@ export class Io {
    */
   park<T>(dir: 0 | 1, op: Op<T>, expires: number | undefined): Promise<T> {
     if (this.closed) return Promise.reject(ownError('ERR_SOCKET_CLOSED', op.syscall))
+    if (broken !== 0) return Promise.reject(pollerFailure())
     const busy = this.busy(dir, op.syscall)
     if (busy !== undefined) return busy
     return new Promise<T>((resolve, reject) => {
@@ -194,6 +216,11 @@ export class Io {
     if (v === AGAIN) return
     this.take(dir)
     op.resolve(v)
+  }
+
+  /** Rejects both parked operations with the poller's failure. */
+  fail(): void {
+    for (const dir of [0, 1] as const) this.take(dir)?.reject(pollerFailure())
   }
 
   /** Marks the socket closed and rejects both parked operations with ERR_SOCKET_CLOSED. */
@@ -288,18 +315,21 @@ export function newthread<A extends unknown[]>(fn: (...args: A) => unknown, ...a
 
 /**
  * Waits for the next batch of I/O events and resumes the threads it wakes: `true`, or `false`
- * when `timeout` seconds pass first (default: wait without limit).
+ * when `timeout` seconds pass first (default: wait without limit). Rejects if the OS poller
+ * failed.
  */
 export function poll(timeout?: number): Promise<boolean> {
   if (timeout !== undefined && (typeof timeout !== 'number' || Number.isNaN(timeout))) {
     throw argType('timeout', 'a number of seconds', timeout)
   }
-  return new Promise<boolean>((resolve) => {
+  if (broken !== 0) return Promise.reject(pollerFailure())
+  return new Promise<boolean>((resolve, reject) => {
     let timer: Timer | undefined
     const done = (ready: boolean): void => {
       timer?.cancel()
       removeWaiter()
-      resolve(ready)
+      if (broken !== 0) reject(pollerFailure())
+      else resolve(ready)
     }
     addWaiter()
     pollers.push(done)

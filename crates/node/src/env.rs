@@ -55,6 +55,10 @@ pub struct Reactor {
   control: *mut i32,
   wake: Wake,
   refed: bool,
+  /// The OS poller's own failure (an errno) once it stopped working, and whether JavaScript
+  /// was told: every waiting operation then rejects with it instead of waiting forever.
+  failed: i32,
+  failure_told: bool,
   /// The peer of the last accepted connection (read by `acceptedPeer`), or the sender of the
   /// last datagram received (read by `lastFrom`).
   pub last_peer: Option<socket2::SockAddr>,
@@ -213,6 +217,8 @@ pub fn init(
       control: ctl,
       wake,
       refed: false,
+      failed: 0,
+      failure_told: false,
       last_peer: None,
     })
   });
@@ -245,15 +251,50 @@ impl Reactor {
     }
   }
 
-  /// Drains the poller without waiting into the events array; the number of pairs.
+  /// Drains the poller without waiting into the events array; the number of pairs. A failure
+  /// of the OS poller is kept in `failed`.
   fn drain(&mut self) -> usize {
     // SAFETY: `events` points into a live Int32Array of `events_len` elements (as `control`),
     // and no JavaScript runs while this slice exists.
     let out = unsafe { std::slice::from_raw_parts_mut(self.events, self.events_len) };
-    match &self.wake {
+    let r = match &self.wake {
       #[cfg(unix)]
       Wake::Uv(w) => w.drain(&mut self.poller, out),
       Wake::Thread(w) => w.drain(&mut self.poller, out),
+    };
+    r.unwrap_or_else(|errno| {
+      self.fail(errno);
+      0
+    })
+  }
+
+  /// Records that the OS poller failed with `errno` (the first failure counts).
+  pub fn fail(&mut self, errno: i32) {
+    if self.failed == 0 {
+      self.failed = errno.max(1);
+    }
+  }
+
+  /// The failure to tell JavaScript, once: stops the wake source and returns the errno.
+  fn failure_to_tell(&mut self) -> Option<i32> {
+    if self.failed == 0 || self.failure_told {
+      return None;
+    }
+    self.failure_told = true;
+    #[cfg(unix)]
+    if let Wake::Uv(w) = &self.wake {
+      w.pause();
+    }
+    Some(self.failed)
+  }
+
+  /// What a dispatch call needs.
+  fn call(&self) -> Call {
+    Call {
+      env: self.env,
+      dispatch: self.dispatch,
+      async_ctx: self.async_ctx,
+      control: self.control,
     }
   }
 
@@ -277,22 +318,15 @@ struct Call {
 /// settle the ref from the waiter count the continuations left.
 pub fn wake_rounds() {
   for _ in 0..MAX_ROUNDS {
-    let step = with(|r| {
-      let n = r.drain();
-      (
-        n,
-        Call {
-          env: r.env,
-          dispatch: r.dispatch,
-          async_ctx: r.async_ctx,
-          control: r.control,
-        },
-      )
-    });
+    let step = with(|r| (r.drain(), r.call()));
     match step {
-      Some((n, call)) if n > 0 => call_dispatch(&call, n),
+      Some((n, call)) if n > 0 => call_dispatch(&call, n as i32),
       _ => break,
     }
+  }
+  // A failed poller is reported after the events it did deliver: dispatch(-errno).
+  if let Some((errno, call)) = with(|r| r.failure_to_tell().map(|e| (e, r.call()))).flatten() {
+    call_dispatch(&call, -errno);
   }
   with(|r| {
     r.rearm();
@@ -301,7 +335,8 @@ pub fn wake_rounds() {
   });
 }
 
-fn call_dispatch(c: &Call, n: usize) {
+/// Calls `dispatch(n)`: `n` event pairs, or `-errno` when the OS poller failed.
+fn call_dispatch(c: &Call, n: i32) {
   // SAFETY: we are on the env's thread (a uv callback of its loop) with no JavaScript on the
   // stack; every handle lives in the scope opened here; `control` is as in Reactor::control.
   unsafe {
@@ -317,7 +352,7 @@ fn call_dispatch(c: &Call, n: usize) {
     sys::napi_get_reference_value(c.env, c.dispatch, &mut f);
     // make_callback converts its receiver to an object: undefined would throw.
     sys::napi_get_global(c.env, &mut recv);
-    sys::napi_create_int32(c.env, n as i32, &mut arg);
+    sys::napi_create_int32(c.env, n, &mut arg);
     // make_callback, not call_function: closing its callback scope runs the microtasks and
     // nextTicks the dispatch queued, so awaiting threads resume before we return to libuv.
     let st = sys::napi_make_callback(c.env, c.async_ctx, recv, f, 1, &arg, &mut result);

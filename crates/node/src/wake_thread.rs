@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -29,6 +29,8 @@ unsafe impl Send for Tsfn {}
 struct Shared {
   queue: Mutex<VecDeque<(usize, EventBits)>>,
   stop: AtomicBool,
+  /// The errno the OS poller failed with, once the thread gave up (0: polling).
+  failed: AtomicI32,
 }
 
 /// The poller thread and its way back into JavaScript.
@@ -104,6 +106,7 @@ impl ThreadWake {
     let shared = Arc::new(Shared {
       queue: Mutex::new(VecDeque::new()),
       stop: AtomicBool::new(false),
+      failed: AtomicI32::new(0),
     });
     let s = shared.clone();
     let thread = std::thread::Builder::new()
@@ -115,6 +118,11 @@ impl ThreadWake {
             if e.kind() == std::io::ErrorKind::Interrupted {
               continue;
             }
+            // Nothing will wake the waiters again: tell the JavaScript thread, which rejects
+            // them, and stop.
+            s.failed
+              .store(socket2_core::errno_of(&e).max(1), Ordering::Release);
+            tsfn.signal();
             break;
           }
           let mut q = s.queue.lock().unwrap_or_else(|p| p.into_inner());
@@ -153,8 +161,9 @@ impl ThreadWake {
     }
   }
 
-  /// Applies up to `out.len() / 2` queued events to the socket table.
-  pub fn drain(&self, poller: &mut Poller, out: &mut [i32]) -> usize {
+  /// Applies up to `out.len() / 2` queued events to the socket table: their number, or, once
+  /// the queue is empty, the errno the poller thread failed with.
+  pub fn drain(&self, poller: &mut Poller, out: &mut [i32]) -> std::result::Result<usize, i32> {
     let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
     let mut n = 0;
     while let Some(&(index, e)) = q.front() {
@@ -163,7 +172,10 @@ impl ThreadWake {
       }
       q.pop_front();
     }
-    n
+    match self.shared.failed.load(Ordering::Acquire) {
+      errno if n == 0 && errno != 0 => Err(errno),
+      _ => Ok(n),
+    }
   }
 
   /// Signals again if events are still queued after a wake-up's rounds.

@@ -22,9 +22,12 @@ fn poller_fd(p: &Poller) -> Result<c_int> {
     .ok_or_else(|| Error::new(Status::GenericFailure, "poller has no fd"))
 }
 
-extern "C" fn on_poll(_handle: *mut c_void, _status: c_int, _events: c_int) {
-  // A negative status (the fd went bad) is handled like a wake-up: the drain finds no
-  // events, and the handle is stopped at teardown.
+extern "C" fn on_poll(_handle: *mut c_void, status: c_int, _events: c_int) {
+  // A negative status is libuv's negated errno: the poller's fd went bad. The rounds tell
+  // JavaScript, which rejects what waits, and pause the handle.
+  if status < 0 {
+    crate::env::with(|r| r.fail(-status));
+  }
   wake_rounds();
 }
 
@@ -64,10 +67,20 @@ impl UvWake {
     }
   }
 
-  /// Drains the poller without waiting.
-  pub fn drain(&self, poller: &mut Poller, out: &mut [i32]) -> usize {
-    // A drain error (EINTR is already 0) leaves the events queued for the next wake-up.
-    poller.drain(Some(Duration::ZERO), out).unwrap_or(0)
+  /// Drains the poller without waiting: the number of event pairs, or the poller's errno
+  /// (EINTR is already 0 events).
+  pub fn drain(&self, poller: &mut Poller, out: &mut [i32]) -> std::result::Result<usize, i32> {
+    poller
+      .drain(Some(Duration::ZERO), out)
+      .map_err(|e| socket2_core::errno_of(&e))
+  }
+
+  /// Stops watching (the poller failed), so a bad fd does not call back forever.
+  pub fn pause(&self) {
+    // SAFETY: the handle is live until `stop`, which consumes self; stopping twice is allowed.
+    unsafe {
+      uv::uv_poll_stop(self.handle);
+    }
   }
 
   /// Stops watching and closes the handle (libuv frees it in the close callback).
