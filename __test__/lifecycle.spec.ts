@@ -137,7 +137,7 @@ test('a socket dropped without close() is closed once collected; one a thread wa
     t.is(code, 0, c.stderr())
     const lines = c.stdout().trim().split('\n')
     t.regex(lines[0]!, /^closed (\d+) of \1$/)
-    t.deepEqual(lines.slice(1), ['unix file removed', 'port free', 'parked: still here'])
+    t.deepEqual(lines.slice(1), ['unix file removed', 'port free', 'retaken file kept', 'parked: still here'])
   } finally {
     reap(c)
     cleanup()

@@ -4,7 +4,7 @@
  * errors of long, missing and taken paths.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import { Address, clock, newthread, SocketError, start, tcp, udp } from 'socket2'
@@ -102,6 +102,36 @@ test('closing a listener removes the socket file it created; closing an accepted
   closing(t, again)
   await within(again.listen(path))
   t.true(existsSync(path))
+})
+
+test('close() leaves the file alone when another socket has taken the path since, and removes it by its absolute path', async (t) => {
+  const path = join(dir(t), 'taken.sock')
+  const old = tcp('unix')
+  const taker = tcp('unix')
+  const client = tcp('unix')
+  closing(t, old, taker, client)
+  await within(old.listen(path))
+  unlinkSync(path) // as a server does with a stale file before listening again
+  await within(taker.listen(path))
+  old.close()
+  t.true(existsSync(path), "the old socket's close removed the new socket's file")
+  await within(Promise.all([taker.accept(), client.connect(path)]))
+  // Bound by a relative path, removed from where it was made whatever the working directory is.
+  const home = process.cwd()
+  const rel = tcp('unix')
+  closing(t, rel)
+  // The bind happens within the call: the working directory is restored before anything else
+  // in this file runs.
+  process.chdir(dir(t))
+  let listening: Promise<void>
+  try {
+    listening = rel.listen('relative.sock')
+  } finally {
+    process.chdir(home)
+  }
+  await within(listening)
+  rel.close()
+  t.false(existsSync(join(dir(t), 'relative.sock')))
 })
 
 test('connecting to a path where nothing exists rejects with ENOENT naming the path', async (t) => {

@@ -2,7 +2,8 @@
  * What every socket kind shares: identity (`type/family/protocol`), `bind`, options,
  * addresses, `fd`, and `close`.
  */
-import { unlinkSync } from 'node:fs'
+import { lstatSync, unlinkSync } from 'node:fs'
+import { resolve } from 'node:path'
 import native from './binding'
 import { Address, type AddressLike, type Family, type Protocol, protocols, resolveTarget, type SocketType } from './addr'
 import { argRange, argType, errnoException, ownError } from './errors'
@@ -54,22 +55,32 @@ export function sendOnce(id: number, data: string | Uint8Array, len: number, wir
   return wire === undefined ? native.send(id, data, 0, len) : native.sendTo(id, data, 0, len, wire)
 }
 
+/** A unix socket file a socket created by binding: its absolute path and identity. */
+interface UnixFile {
+  path: string
+  dev: number
+  ino: number
+}
+
 /** What closing a socket needs, held apart from it so that a dropped socket can be collected. */
 interface Remains {
   id: number
-  /** A unix socket file the socket created by binding. */
-  unixPath: string | undefined
+  unixFile: UnixFile | undefined
 }
 
-/** Closes the OS socket and removes the unix socket file it created (if it is still there). */
+/**
+ * Closes the OS socket and removes the unix socket file it created, if that file is still the
+ * one it created: by then (a socket collected long after it was dropped) the path may belong to
+ * another socket, which must keep its file.
+ */
 function release(r: Remains): void {
   native.close(r.id)
-  if (r.unixPath !== undefined) {
-    // The file was ours; another process may have replaced it since, so failure is fine.
-    try {
-      unlinkSync(r.unixPath)
-    } catch {}
-  }
+  const f = r.unixFile
+  if (f === undefined) return
+  try {
+    const now = lstatSync(f.path)
+    if (now.dev === f.dev && now.ino === f.ino) unlinkSync(f.path)
+  } catch {}
 }
 
 /**
@@ -107,7 +118,7 @@ export class Socket {
     this.#protocol = protocol
     this.#id = id
     this.io = new Io(indexOf(id))
-    this.#remains = { id, unixPath: undefined }
+    this.#remains = { id, unixFile: undefined }
     dropped.register(this, this.#remains, this)
   }
 
@@ -142,7 +153,11 @@ export class Socket {
     return this.#id < 0
   }
 
-  /** The OS descriptor (fd on Unix, SOCKET on Windows), for interop. Do not close it yourself. */
+  /**
+   * The OS descriptor (fd on Unix, SOCKET on Windows), for interop. Do not close it yourself, and
+   * keep this object while you use it: the descriptor closes with the socket, also when a socket
+   * dropped without `close()` is collected.
+   */
   get fd(): number {
     return Number(native.fd(this.id('fd')))
   }
@@ -166,7 +181,13 @@ export class Socket {
     const e = native.bind(id, a.family, a.address, a.port, a.scopeId)
     if (e < 0) throw errnoException(-e, 'bind', a)
     this.#bound = a
-    if (a.family === 'unix' && a.address !== '' && !a.address.startsWith('\0')) this.#remains.unixPath = a.address
+    if (a.family === 'unix' && a.address !== '' && !a.address.startsWith('\0')) {
+      const path = resolve(a.address)
+      try {
+        const { dev, ino } = lstatSync(path)
+        this.#remains.unixFile = { path, dev, ino }
+      } catch {}
+    }
   }
 
   /**
