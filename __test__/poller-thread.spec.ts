@@ -4,12 +4,17 @@ import { fileURLToPath } from 'node:url'
 
 const fixture = fileURLToPath(new URL('./fixtures/thread-mode.mjs', import.meta.url))
 
-test('the poller-thread backend echoes 1 MiB, fires deadlines and lets the program exit', (t) => {
-  const r = spawnSync(process.execPath, [fixture], {
+/** Runs a fixture with the poller-thread backend forced. */
+function inThreadMode(path: string) {
+  return spawnSync(process.execPath, [path], {
     env: { ...process.env, SOCKET2_POLLER: 'thread' },
     encoding: 'utf8',
     timeout: 20_000,
   })
+}
+
+test('the poller-thread backend echoes 1 MiB, fires deadlines and lets the program exit', (t) => {
+  const r = inThreadMode(fixture)
   t.is(r.status, 0, r.stderr)
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!)
   t.true(out.echoed)
@@ -24,11 +29,7 @@ const failing = fileURLToPath(new URL('./fixtures/poller-failure.mjs', import.me
 const linuxOnly = process.platform === 'linux' ? test : test.skip
 
 linuxOnly('when the poller thread fails (its epoll fd closed under it), waiting operations and poll() reject with the OS error', (t) => {
-  const r = spawnSync(process.execPath, [failing], {
-    env: { ...process.env, SOCKET2_POLLER: 'thread' },
-    encoding: 'utf8',
-    timeout: 20_000,
-  })
+  const r = inThreadMode(failing)
   t.is(r.status, 0, r.stderr)
   // The datagram that woke the thread still arrives; what waits afterwards fails at once
   // (not by its 5 s deadline).
