@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import test from 'ava'
 import { addr, Address, clock, newthread, SocketError, start, tcp, udp } from 'socket2'
-import { closing, has, readAll, within } from './util.ts'
+import { closing, echo, has, readAll, roundTrip, within } from './util.ts'
 
 const execFileAsync = promisify(execFile)
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
@@ -31,9 +31,7 @@ test.serial('a TCP echo over ::1: the addresses are IPv6 and the data comes back
     t.is(remote.address, '::1')
     t.is(remote.family, 'inet6')
     t.deepEqual(local, server.localAddr())
-    const buf = new Uint8Array(65536)
-    for (let n; (n = await c.recv(buf)) > 0; ) await c.send(buf, n)
-    c.close()
+    await echo(c)
   })
   let echoed: Buffer | undefined
   newthread(async () => {
@@ -41,11 +39,7 @@ test.serial('a TCP echo over ::1: the addresses are IPv6 and the data comes back
     closing(t, c)
     await c.connect('::1', server.localAddr().port, clock() + 5)
     t.deepEqual(c.remoteAddr(), server.localAddr())
-    newthread(async () => {
-      await c.send(data)
-      c.shutdown('w')
-    })
-    echoed = await readAll(c)
+    echoed = await roundTrip(c, data)
   })
   await within(start(), 20_000)
   t.true(echoed?.equals(data))

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import test, { type ExecutionContext } from 'ava'
 import { optionNames, type OptionValue, raw, type Socket, SocketError, type Tcp, tcp, udp } from 'socket2'
-import { listener, pair, within } from './util.ts'
+import { listener, pair, rawAllowed, within } from './util.ts'
 
 const badType = { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' }
 const badRange = { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' }
@@ -128,15 +128,8 @@ test('options set on a listener are inherited by the sockets it accepts', async 
 /** The index of the loopback interface (for ipv6_multicast_if and IPv6 memberships). */
 const loIndex = Number(readFileSync('/sys/class/net/lo/ifindex', 'utf8'))
 
-/** Whether this process may open raw sockets (ip_hdrincl needs one). */
-const privileged = ((): boolean => {
-  try {
-    raw().close()
-    return true
-  } catch {
-    return false
-  }
-})()
+/** Whether this process may open raw sockets (ip_hdrincl and raw sockets need one). */
+const privileged = rawAllowed()
 
 /** Sensible values to set, by name; options not listed get one by their kind. */
 const sensible: Record<string, OptionValue> = {

@@ -9,21 +9,14 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import test, { type ExecutionContext } from 'ava'
 import { addr, clock, raw, type Raw, SocketError, sleep, udp } from 'socket2'
-import { closing, has, within } from './util.ts'
+import { closing, has, rawAllowed, within } from './util.ts'
 
 const execFileAsync = promisify(execFile)
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 const badType = { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' }
 
-/** Whether this process may open raw sockets (root or CAP_NET_RAW). */
-const privileged = ((): boolean => {
-  try {
-    raw().close()
-    return true
-  } catch {
-    return false
-  }
-})()
+/** Whether this process may open raw sockets (ip_hdrincl and raw sockets need one). */
+const privileged = rawAllowed()
 const asRoot = privileged ? test : test.skip
 const isRoot = process.getuid?.() === 0
 

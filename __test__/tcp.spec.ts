@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { readdirSync } from 'node:fs'
 import test, { type ExecutionContext } from 'ava'
 import { Address, clock, newthread, SocketError, sleep, start, tcp, type Tcp } from 'socket2'
-import { closing, listener, pair, readAll, within } from './util.ts'
+import { closing, echo, listener, pair, readAll, roundTrip, within } from './util.ts'
 
 // Every test here shares the one scheduler (`start()` waits for every live thread), and the
 // deadline tests check timing: run them one at a time.
@@ -70,19 +70,12 @@ const closedError = { instanceOf: SocketError, code: 'ERR_SOCKET_CLOSED' }
 
 serial('echo round trip through threads', async (t) => {
   const server = await listener()
-  newthread(async () => {
-    const [c] = await server.accept()
-    const buf = new Uint8Array(4096)
-    for (let n; (n = await c.recv(buf)) > 0; ) await c.send(buf, n)
-    c.close()
-  })
+  newthread(async () => echo((await server.accept())[0], 4096))
   let got = ''
   newthread(async () => {
     const c = tcp()
     await c.connect(server.localAddr(), clock() + 5)
-    await c.send('hello')
-    c.shutdown('w')
-    got = (await readAll(c)).toString()
+    got = (await roundTrip(c, 'hello')).toString()
     c.close()
   })
   await within(start())
@@ -824,14 +817,9 @@ serial('echo round trip over IPv6 loopback ::1', async (t) => {
   t.is(la.toString(), `[::1]:${la.port}`)
   newthread(async () => {
     const [c, remote] = await l.accept(clock() + 5)
-    try {
-      t.is(remote.address, '::1')
-      t.is(remote.family, 'inet6')
-      const buf = new Uint8Array(4096)
-      for (let n; (n = await c.recv(buf)) > 0; ) await c.send(buf, n)
-    } finally {
-      c.close()
-    }
+    t.is(remote.address, '::1')
+    t.is(remote.family, 'inet6')
+    await echo(c, 4096)
   })
   let got = ''
   newthread(async () => {
@@ -839,9 +827,7 @@ serial('echo round trip over IPv6 loopback ::1', async (t) => {
     try {
       await c.connect('::1', la.port, clock() + 5)
       t.is(c.remoteAddr().toString(), la.toString())
-      await c.send('hello over v6')
-      c.shutdown('w')
-      got = (await readAll(c)).toString()
+      got = (await roundTrip(c, 'hello over v6')).toString()
     } finally {
       c.close()
     }
@@ -860,11 +846,7 @@ serial('32 clients echo through one server at once', async (t) => {
     for (let i = 0; i < N; i++) {
       const [c] = await l.accept(clock() + 10)
       served.push(c)
-      newthread(async () => {
-        const buf = new Uint8Array(1000) // smaller than a message: many round trips
-        for (let n; (n = await c.recv(buf)) > 0; ) await c.send(buf, n)
-        c.close()
-      })
+      newthread(() => echo(c, 1000)) // chunks smaller than a message: many round trips
     }
   })
   const sent: Buffer[] = []
@@ -877,12 +859,7 @@ serial('32 clients echo through one server at once', async (t) => {
       const c = tcp()
       clients.push(c)
       await c.connect(l.localAddr(), clock() + 10)
-      const reader = newthread(async () => {
-        got[i] = await readAll(c)
-      })
-      await c.send(sent[i]!)
-      c.shutdown('w')
-      await reader.done
+      got[i] = await roundTrip(c, sent[i]!)
       c.close()
     })
   }

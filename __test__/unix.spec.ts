@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileS
 import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import { Address, clock, newthread, SocketError, start, tcp, udp } from 'socket2'
-import { closing, readAll, tempDir, within } from './util.ts'
+import { closing, echo, readAll, roundTrip, tempDir, within } from './util.ts'
 
 /** A temp directory removed when the test ends. */
 function dir(t: ExecutionContext): string {
@@ -51,9 +51,7 @@ test.serial('a unix stream echo: the listener reports its path, the data comes b
     t.is(remote.family, 'unix')
     t.is(remote.address, '') // the client did not bind: unnamed
     t.is(local.address, path)
-    const buf = new Uint8Array(65536)
-    for (let n; (n = await c.recv(buf)) > 0; ) await c.send(buf, n)
-    c.close()
+    await echo(c)
   })
   let echoed: Buffer | undefined
   newthread(async () => {
@@ -61,11 +59,7 @@ test.serial('a unix stream echo: the listener reports its path, the data comes b
     closing(t, c)
     await c.connect(path, undefined, clock() + 5)
     t.is(c.remoteAddr().address, path)
-    newthread(async () => {
-      await c.send(data)
-      c.shutdown('w')
-    })
-    echoed = await readAll(c)
+    echoed = await roundTrip(c, data)
   })
   await within(start(), 20_000)
   t.true(echoed?.equals(data))

@@ -3,7 +3,7 @@ import { accessSync, constants as fsConstants, mkdtempSync, rmSync } from 'node:
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
-import { type Socket, tcp, type Tcp } from 'socket2'
+import { newthread, raw, type Socket, tcp, type Tcp } from 'socket2'
 
 /** A listening TCP server on 127.0.0.1 (or ::1) and an ephemeral port. */
 export async function listener(family: 'inet' | 'inet6' = 'inet'): Promise<Tcp> {
@@ -41,6 +41,42 @@ export async function readAll(s: Tcp, chunk = 65536): Promise<Buffer> {
   const parts: Buffer[] = []
   for (let n; (n = await s.recv(buf)) > 0; ) parts.push(Buffer.from(buf.subarray(0, n)))
   return Buffer.concat(parts)
+}
+
+/**
+ * Serves one connection as an echo, reading `chunk` bytes at a time: sends back what it
+ * receives until end of stream, then closes it.
+ */
+export async function echo(c: Tcp, chunk = 65536): Promise<void> {
+  const buf = new Uint8Array(chunk)
+  try {
+    for (let n; (n = await c.recv(buf)) > 0; ) await c.send(buf, n)
+  } finally {
+    c.close()
+  }
+}
+
+/**
+ * Sends `data` from `c` in a thread of its own and half-closes after it, while reading: returns
+ * everything that came back (an echo's answer).
+ */
+export async function roundTrip(c: Tcp, data: string | Uint8Array): Promise<Buffer> {
+  const sender = newthread(async () => {
+    await c.send(data)
+    c.shutdown('w')
+  })
+  const [, got] = await Promise.all([sender.done, readAll(c)])
+  return got
+}
+
+/** Whether this process may open raw sockets (root or CAP_NET_RAW). */
+export function rawAllowed(): boolean {
+  try {
+    raw().close()
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Closes the sockets when the test ends, whatever its outcome. */
