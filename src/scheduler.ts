@@ -220,7 +220,7 @@ export class Io {
 
   /** Rejects both parked operations with the poller's failure. */
   fail(): void {
-    for (const dir of [0, 1] as const) this.take(dir)?.reject(pollerFailure())
+    this.rejectWaiting(pollerFailure)
   }
 
   /** Marks the socket closed and rejects both parked operations with ERR_SOCKET_CLOSED. */
@@ -228,9 +228,14 @@ export class Io {
     if (this.closed) return
     this.closed = true
     if (table[this.index] === this) table[this.index] = undefined
+    this.rejectWaiting((syscall) => ownError('ERR_SOCKET_CLOSED', syscall))
+  }
+
+  /** Takes both parked operations off their directions and rejects each with `error(syscall)`. */
+  private rejectWaiting(error: (syscall: string) => Error): void {
     for (const dir of [0, 1] as const) {
       const op = this.take(dir)
-      op?.reject(ownError('ERR_SOCKET_CLOSED', op.syscall))
+      op?.reject(error(op.syscall))
     }
   }
 }
