@@ -32,6 +32,36 @@ struct Args {
 type Refused = &'static CStr;
 type Checked<T> = std::result::Result<T, Refused>;
 
+/// Where a typed array's bytes are, as the engine reported them: a pointer (dangling for an
+/// empty array) and a length.
+#[derive(Clone, Copy)]
+struct View(*mut u8, usize);
+
+impl View {
+  /// # Safety
+  /// The slice is the array's memory: valid while the call that got this view runs
+  /// (JavaScript on this thread is suspended and cannot detach or resize it), and no mutable
+  /// slice of the same memory may exist. A `SharedArrayBuffer` that another thread writes
+  /// during the call is the caller's race, as with any native reader or writer of it (the
+  /// kernel included); nothing guards it.
+  unsafe fn bytes<'a>(self) -> &'a [u8] {
+    // SAFETY: the engine reports `self.1` bytes at `self.0` (or a dangling pointer for none).
+    unsafe { std::slice::from_raw_parts(self.0, self.1) }
+  }
+
+  /// # Safety
+  /// As `bytes`, and no other slice of the same memory may exist.
+  unsafe fn bytes_mut<'a>(self) -> &'a mut [u8] {
+    // SAFETY: as in `bytes`.
+    unsafe { std::slice::from_raw_parts_mut(self.0, self.1) }
+  }
+
+  /// Whether the two views share a byte.
+  fn overlaps(self, o: View) -> bool {
+    self.1 > 0 && o.1 > 0 && self.0 < o.0.wrapping_add(o.1) && o.0 < self.0.wrapping_add(self.1)
+  }
+}
+
 impl Args {
   /// # Safety
   /// `env` and `info` are the running callback's own.
@@ -91,12 +121,12 @@ impl Args {
   }
 
   /// Where the bytes of argument `i`, a `Uint8Array` (or `Buffer`), are: pointer and length.
-  fn view(&self, i: usize) -> Checked<(*mut u8, usize)> {
+  fn view(&self, i: usize) -> Checked<View> {
     let v = self.get(i)?;
     let (mut kind, mut len, mut data) = (0, 0, ptr::null_mut());
-    let (mut buffer, mut offset) = (ptr::null_mut(), 0);
     // SAFETY: a value of this call and live out pointers; anything but a typed array is
-    // refused with napi_invalid_arg.
+    // refused with napi_invalid_arg. The array buffer and offset are not asked for: each
+    // costs the engine another lookup, and `data` already points past the offset.
     let st = unsafe {
       sys::napi_get_typedarray_info(
         self.env,
@@ -104,41 +134,36 @@ impl Args {
         &mut kind,
         &mut len,
         &mut data,
-        &mut buffer,
-        &mut offset,
+        ptr::null_mut(),
+        ptr::null_mut(),
       )
     };
     if st != sys::Status::napi_ok || kind != sys::TypedarrayType::uint8_array {
       return Err(c"socket2: a Uint8Array was expected");
     }
     Ok(if data.is_null() {
-      (ptr::NonNull::dangling().as_ptr(), 0)
+      View(ptr::NonNull::dangling().as_ptr(), 0)
     } else {
-      (data.cast(), len)
+      View(data.cast(), len)
     })
   }
 
   /// The bytes of argument `i`, to read.
   ///
   /// # Safety
-  /// The slice is the array's memory: valid while this call runs (JavaScript on this thread is
-  /// suspended and cannot detach or resize it), and no mutable slice of the same memory may
-  /// exist. A `SharedArrayBuffer` that another thread writes during the call is the caller's
-  /// race, as with any native reader or writer of it (the kernel included); nothing guards it.
+  /// As `View::bytes`.
   unsafe fn bytes<'a>(&self, i: usize) -> Checked<&'a [u8]> {
-    let (p, n) = self.view(i)?;
-    // SAFETY: the engine reports `n` bytes at `p` (or a dangling pointer for none).
-    Ok(unsafe { std::slice::from_raw_parts(p, n) })
+    // SAFETY: the caller's promise.
+    Ok(unsafe { self.view(i)?.bytes() })
   }
 
   /// The bytes of argument `i`, to write.
   ///
   /// # Safety
-  /// As `bytes`, and no other slice of the same memory may exist.
+  /// As `View::bytes_mut`.
   unsafe fn bytes_mut<'a>(&self, i: usize) -> Checked<&'a mut [u8]> {
-    let (p, n) = self.view(i)?;
-    // SAFETY: as in `bytes`.
-    Ok(unsafe { std::slice::from_raw_parts_mut(p, n) })
+    // SAFETY: the caller's promise.
+    Ok(unsafe { self.view(i)?.bytes_mut() })
   }
 
   /// Runs `f` on argument `i`, a string, encoded as UTF-8 (`len` bytes, as JavaScript measured
@@ -221,7 +246,7 @@ unsafe fn call(
 
 /// `send(id, buf, offset, len)`: see `socket::send`.
 unsafe extern "C" fn send(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  // SAFETY: the engine's own env and info; the only slice taken (see `Args::bytes`).
+  // SAFETY: the engine's own env and info; the only slice taken (see `View::bytes`).
   unsafe {
     call(env, info, |a| {
       Ok(socket::send(a.u32(0)?, a.bytes(1)?, a.u32(2)?, a.u32(3)?))
@@ -231,7 +256,7 @@ unsafe extern "C" fn send(env: sys::napi_env, info: sys::napi_callback_info) -> 
 
 /// `recv(id, buf, offset, len)`: see `socket::recv`.
 unsafe extern "C" fn recv(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  // SAFETY: the engine's own env and info; the only slice taken (see `Args::bytes_mut`).
+  // SAFETY: the engine's own env and info; the only slice taken (see `View::bytes_mut`).
   unsafe {
     call(env, info, |a| {
       Ok(socket::recv(
@@ -247,7 +272,7 @@ unsafe extern "C" fn recv(env: sys::napi_env, info: sys::napi_callback_info) -> 
 /// `sendTo(id, buf, offset, len, wire)`: see `socket::send_to`.
 unsafe extern "C" fn send_to(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
   // SAFETY: the engine's own env and info; two shared slices, which may alias (see
-  // `Args::bytes`).
+  // `View::bytes`).
   unsafe {
     call(env, info, |a| {
       let (buf, to) = (a.bytes(1)?, a.bytes(4)?);
@@ -261,22 +286,20 @@ unsafe extern "C" fn recv_from(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  // SAFETY: the engine's own env and info; two mutable slices (see `Args::bytes_mut`) of
+  // SAFETY: the engine's own env and info; two mutable slices (see `View::bytes_mut`) of
   // memory checked disjoint first.
   unsafe {
     call(env, info, |a| {
       let (b, m) = (a.view(1)?, a.view(4)?);
-      let overlap = b.0 < m.0.wrapping_add(m.1) && m.0 < b.0.wrapping_add(b.1);
-      if overlap && b.1 > 0 && m.1 > 0 {
+      if b.overlaps(m) {
         return Err(c"socket2: recvFrom's buffer and meta overlap");
       }
-      let (buf, meta) = (a.bytes_mut(1)?, a.bytes_mut(4)?);
       Ok(socket::recv_from(
         a.u32(0)?,
-        buf,
+        b.bytes_mut(),
         a.u32(2)?,
         a.u32(3)?,
-        meta,
+        m.bytes_mut(),
       ))
     })
   }
@@ -289,7 +312,7 @@ unsafe extern "C" fn send_text(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  // SAFETY: the engine's own env and info; one shared slice (see `Args::bytes`).
+  // SAFETY: the engine's own env and info; one shared slice (see `View::bytes`).
   unsafe {
     call(env, info, |a| {
       let (id, len) = (a.u32(0)?, a.u32(2)?);
