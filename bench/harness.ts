@@ -43,19 +43,18 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
 }
 
+/** Every round's numbers from each implementation, or why it has none. */
+export type Samples<K extends string> = Record<K, number[][] | Unavailable>
+
 /**
  * Runs every implementation once per round, in turn, so a slow phase of the machine hits them
- * all alike; returns the median of each reported number. An implementation that throws is
- * reported as unavailable with its error rather than ending the whole benchmark.
+ * all alike; returns every round's numbers. An implementation that throws is reported as
+ * unavailable with its error rather than ending the whole benchmark.
  */
-export async function interleave<K extends string>(
-  impls: Record<K, Impl>,
-  rounds = ROUNDS,
-): Promise<Record<K, number[] | Unavailable>> {
+export async function interleave<K extends string>(impls: Record<K, Impl>, rounds = ROUNDS): Promise<Samples<K>> {
   const samples = new Map<K, number[][]>()
-  const out = {} as Record<K, number[] | Unavailable>
-  const keys = Object.keys(impls) as K[]
-  for (const k of keys) {
+  const out = {} as Samples<K>
+  for (const k of Object.keys(impls) as K[]) {
     const impl = impls[k]
     if (impl instanceof Unavailable) out[k] = impl
     else samples.set(k, [])
@@ -70,25 +69,51 @@ export async function interleave<K extends string>(
       }
     }
   }
-  for (const [k, xs] of samples) out[k] = xs[0]!.map((_, i) => median(xs.map((x) => x[i]!)))
-  // The spread of socket2's first number against node's, round by round: how much to trust
-  // the median's ratio on this machine.
-  const [a, b] = [samples.get('socket2' as K), samples.get('node' as K)]
-  if (a !== undefined && b !== undefined && a.length === b.length && a.length > 1) {
-    const ratios = a.map((x, r) => x[0]! / b[r]![0]!).sort((p, q) => p - q)
-    console.error(`  socket2/node per round: ${ratios[0]!.toFixed(2)}x to ${ratios[ratios.length - 1]!.toFixed(2)}x`)
+  for (const [k, xs] of samples) out[k] = xs
+  const spread = ratios(out['socket2' as K], out['node' as K], 0)
+  if (spread !== undefined && spread.length > 1) {
+    console.error(`  socket2/node per round: ${spread[0]!.toFixed(2)}x to ${spread[spread.length - 1]!.toFixed(2)}x`)
   }
   return out
 }
 
-/** A row of the table and of bench/results.json (`null`: not available). */
+/** Number `i` of each round of `a` divided by the same round's of `b`, sorted. */
+function ratios(a: number[][] | Unavailable | undefined, b: number[][] | Unavailable | undefined, i: number): number[] | undefined {
+  if (a === undefined || b === undefined || a instanceof Unavailable || b instanceof Unavailable) return undefined
+  return a.map((x, r) => x[i]! / b[r]![i]!).sort((p, q) => p - q)
+}
+
+/**
+ * The median of `a`'s number `i` over the rounds, or null with a note saying why it is
+ * missing.
+ */
+export function pick(workload: string, who: string, r: number[][] | Unavailable, i = 0): number | null {
+  if (!(r instanceof Unavailable)) return median(r.map((x) => x[i]!))
+  const note = `${who} n/a in '${workload}': ${r.reason}`
+  if (!notes.includes(note)) notes.push(note)
+  return null
+}
+
+/**
+ * `a`/`b` for number `i`: the median of the ratios of the two runs of each round, not the ratio
+ * of the medians. The two runs of a round are seconds apart, so a phase of this machine that
+ * slows both cancels out; across rounds it does not (one run's medians may come from a fast
+ * phase and the other's from a slow one).
+ */
+export function pairedRatio(a: number[][] | Unavailable, b: number[][] | Unavailable, i = 0): number | null {
+  const rs = ratios(a, b, i)
+  return rs === undefined ? null : median(rs)
+}
+
 export interface Row {
   workload: string
   socket2: number | null
   node: number | null
   c: number | null
-  /** socket2/node. */
+  /** socket2/node, paired by round (see `pairedRatio`): for memory and CPU, lower is better. */
   ratio: number | null
+  /** socket2/C, paired the same way. */
+  ratioC: number | null
   target: string
   unit: string
 }
@@ -96,32 +121,20 @@ export interface Row {
 /** Notes printed under the table: why a value is 'n/a'. */
 export const notes: string[] = []
 
-/** Metric `i` of a result, or null (noting why) when the implementation was unavailable. */
-export function pick(workload: string, who: string, r: number[] | Unavailable, i = 0): number | null {
-  if (!(r instanceof Unavailable)) return r[i]!
-  const note = `${who} n/a in '${workload}': ${r.reason}`
-  if (!notes.includes(note)) notes.push(note)
-  return null
-}
-
-export function row(workload: string, unit: string, target: string, socket2: number | null, node: number | null, c: number | null): Row {
-  return { workload, socket2, node, c, ratio: socket2 !== null && node !== null ? socket2 / node : null, target, unit }
-}
-
 function num(x: number | null): string {
   if (x === null) return 'n/a'
   return x.toFixed(x >= 100 ? 0 : x >= 10 ? 1 : 2)
 }
 
-function ratio(a: number | null, b: number | null): string {
-  return a === null || b === null ? 'n/a' : `${(a / b).toFixed(2)}x`
+function ratio(r: number | null): string {
+  return r === null ? 'n/a' : `${r.toFixed(2)}x`
 }
 
 /** Prints the table: workload, socket2, node, C, socket2/node, socket2/C, target, unit. */
 export function printTable(rows: Row[]): void {
   const cells = [
     ['workload', 'socket2', 'node', 'C', 'socket2/node', 'socket2/C', 'target', 'unit'],
-    ...rows.map((r) => [r.workload, num(r.socket2), num(r.node), num(r.c), ratio(r.socket2, r.node), ratio(r.socket2, r.c), r.target, r.unit]),
+    ...rows.map((r) => [r.workload, num(r.socket2), num(r.node), num(r.c), ratio(r.ratio), ratio(r.ratioC), r.target, r.unit]),
   ]
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)))
   for (const line of cells) {

@@ -1,14 +1,15 @@
 // npm run bench [-- --quick] [-- --only=udp] [-- --rounds=9]: every workload with socket2, with
 // node:net / node:dgram, and with a C epoll program (the practical limit), client and server in
-// one process, in interleaved rounds. Prints the medians as a table and writes them to
-// bench/results.json (not when --only picks some workloads, by a word of their names). The
-// spread of socket2/node over the rounds goes to stderr with the progress.
+// one process, in interleaved rounds. Prints each one's median and the ratios of the runs paired
+// by round as a table, and writes them to bench/results.json (not when --only picks some
+// workloads, by a word of their names). The spread of socket2/node over the rounds goes to
+// stderr with the progress.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { nodeBulk, socket2Bulk } from './bulk'
 import { c } from './c'
 import { nodeChurn, socket2Churn } from './churn'
-import { type Impl, interleave, now, pick, printTable, quick, type Row, row, SECONDS, Unavailable } from './harness'
+import { type Impl, interleave, now, pairedRatio, pick, printTable, quick, type Row, type Samples, SECONDS, Unavailable } from './harness'
 import { idle } from './idle'
 import { nodeLookups, socket2Lookups } from './lookup'
 import { nodePingPong, socket2PingPong } from './pingpong'
@@ -33,15 +34,18 @@ async function measure<K extends string>(name: string, impls: Record<K, Impl>, r
   return r
 }
 
-/** A row from the medians of socket2, node and C (metric `i` of each). */
-function compare(
-  workload: string,
-  unit: string,
-  target: string,
-  r: Record<'socket2' | 'node' | 'c', number[] | Unavailable>,
-  i = 0,
-): Row {
-  return row(workload, unit, target, pick(workload, 'socket2', r.socket2, i), pick(workload, 'node', r.node, i), pick(workload, 'C', r.c, i))
+/** A row of number `i`: each implementation's median, and the ratios paired by round. */
+function compare(workload: string, unit: string, target: string, r: Samples<'socket2' | 'node' | 'c'>, i = 0): Row {
+  return {
+    workload,
+    socket2: pick(workload, 'socket2', r.socket2, i),
+    node: pick(workload, 'node', r.node, i),
+    c: pick(workload, 'C', r.c, i),
+    ratio: pairedRatio(r.socket2, r.node, i),
+    ratioC: pairedRatio(r.socket2, r.c, i),
+    target,
+    unit,
+  }
 }
 
 async function main(): Promise<void> {
