@@ -182,6 +182,16 @@ export interface OptValue {
   errno: number
 }
 
+/**
+ * Drains the poller again from a microtask of a dispatch, after the continuations queued
+ * before it ran: what their sends made ready is then dispatched in the same callback scope,
+ * without a trip back through `napi_make_callback` (which costs as much as the rest of a
+ * small dispatch). Returns the count of event pairs written to `events`; 0 when there are
+ * none, when the wake-up's `REDRAIN_TIME` is up, or outside a wake-up; `-errno`, once, when
+ * the OS poller failed.
+ */
+export declare function redrain(): number
+
 /** Keeps the event loop alive (an operation started waiting outside a dispatch). */
 export declare function refLoop(): void
 

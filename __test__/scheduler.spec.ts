@@ -247,6 +247,45 @@ test.serial('a timer fires during a same-process TCP ping-pong that never waits 
   }
 })
 
+test.serial('timers, immediates and nextTicks run during a same-process ping-pong whose every recv waits (the re-drain bound)', async (t) => {
+  const [c, s, l] = await pair()
+  try {
+    // One byte in flight: every recv parks, and every wake-up's dispatch resumes a thread
+    // whose send readies the other end, which the dispatch's re-drain picks up at once. Only
+    // the re-drain's time bound hands the loop back before the ping-pong ends.
+    const N = 5000
+    let i = 0
+    let timeoutAt = -1
+    let immediateAt = -1
+    let tickAt = -1
+    setTimeout(() => {
+      timeoutAt = i
+    }, 0)
+    setImmediate(() => {
+      immediateAt = i
+    })
+    const run = async (x: Tcp, first: boolean): Promise<void> => {
+      const one = new Uint8Array(1)
+      if (first) await x.send(one)
+      for (let k = 0; k < N; k++) {
+        await x.recv(one)
+        if (first && k === 10) process.nextTick(() => (tickAt = i))
+        if (first) i = k + 1
+        if (!first || k < N - 1) await x.send(one)
+      }
+    }
+    const a = newthread(run, c, true)
+    const b = newthread(run, s, false)
+    await within(Promise.all([a.done, b.done]), 20_000)
+    t.is(i, N)
+    t.true(timeoutAt >= 0 && timeoutAt < N, `setTimeout(0) ran at round trip ${timeoutAt} of ${N}`)
+    t.true(immediateAt >= 0 && immediateAt < N, `setImmediate ran at round trip ${immediateAt} of ${N}`)
+    t.true(tickAt > 10 && tickAt < N, `a nextTick queued at round trip 11 ran at ${tickAt} of ${N}`)
+  } finally {
+    for (const x of [c, s, l]) x.close()
+  }
+})
+
 test('newthread(notAFunction) throws TypeError ERR_INVALID_ARG_TYPE', (t) => {
   for (const v of [undefined, null, 1, 'f', {}, Promise.resolve()]) {
     t.throws(() => newthread(v as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })

@@ -1,6 +1,7 @@
 /**
- * The scheduler: the dispatch that the native poller calls once per wake-up, the waiters it
- * resumes, the cooperative budget, and threads (`newthread`, `poll`, `start`, `stop`).
+ * The scheduler: the dispatch that the native poller calls once per wake-up (and that drains
+ * the poller again from a microtask while it finds events), the waiters it resumes, the
+ * cooperative budget, and threads (`newthread`, `poll`, `start`, `stop`).
  *
  * An operation first tries its syscall. Only when that would block does it wait: it is parked
  * on its socket's direction (`Io.park`), and the dispatch retries it when the poller reports that
@@ -81,6 +82,27 @@ function dispatch(n: number): void {
     pollers = []
     for (const resolve of p) resolve(true)
   }
+  // Queued after the continuations resumed above, so it runs once they have started.
+  if (n > 0 && !redrainQueued) {
+    redrainQueued = true
+    settled.then(redrain)
+  }
+}
+
+/** Whether a `redrain` is queued. */
+let redrainQueued = false
+const settled = Promise.resolve()
+
+/**
+ * Runs as a microtask after the continuations this dispatch resumed have started: their sends
+ * may have made other parked operations ready (the other end of a connection in this
+ * process), and draining the poller now dispatches those in the same callback scope rather
+ * than in a new one. The native side bounds the chain by time, so the loop still gets its turn.
+ */
+function redrain(): void {
+  redrainQueued = false
+  const n = native.redrain()
+  if (n !== 0) dispatch(n)
 }
 
 /** The poller failed: rejects every waiting operation and `poll()` with its error. */

@@ -40,9 +40,8 @@ const EVENT_CAPACITY: usize = 1024;
 
 /// How long one libuv wake-up keeps draining again after the dispatch's continuations ran.
 /// Under a steady exchange each re-drain finds the next event already there, and every one
-/// that does saves a trip through the loop (its epoll_pwait, timer and check phases); a fixed
-/// count of 4 rounds measured about 15% slower on a same-process ping-pong than this bound.
-/// It is a time, not a count, so timers and other handles on the loop wait at most about as
+/// that does saves a trip through the loop (its epoll_pwait, timer and check phases). It is a
+/// time, not a count, so timers and other handles on the loop wait at most about as
 /// long as the timer granularity, however heavy each round is.
 const REDRAIN_TIME: Duration = Duration::from_millis(1);
 
@@ -64,6 +63,9 @@ pub struct Reactor {
   /// was told: every waiting operation then rejects with it instead of waiting forever.
   failed: i32,
   failure_told: bool,
+  /// When the running wake-up stops draining again (see `REDRAIN_TIME`); `None` between
+  /// wake-ups.
+  redrain_until: Option<Instant>,
   /// The peer of the last accepted connection (read by `acceptedPeer`), or the sender of the
   /// last datagram received (read by `lastFrom`).
   pub last_peer: Option<socket2::SockAddr>,
@@ -224,6 +226,7 @@ pub fn init(
       refed: false,
       failed: 0,
       failure_told: false,
+      redrain_until: None,
       last_peer: None,
     })
   });
@@ -320,16 +323,19 @@ struct Call {
 }
 
 /// One wake-up of the loop: drain and dispatch until a drain finds nothing or `REDRAIN_TIME`
-/// has passed; then settle the ref from the waiter count the continuations left.
+/// has passed; then settle the ref from the waiter count the continuations left. Inside a
+/// dispatch, JavaScript drains again itself (`redrain`) while the continuations run, within
+/// the same time.
 pub fn wake_rounds() {
-  let started = Instant::now();
+  let until = Instant::now() + REDRAIN_TIME;
+  with(|r| r.redrain_until = Some(until));
   loop {
     let step = with(|r| (r.drain(), r.call()));
     match step {
       Some((n, call)) if n > 0 => call_dispatch(&call, n as i32),
       _ => break,
     }
-    if started.elapsed() >= REDRAIN_TIME {
+    if Instant::now() >= until {
       break;
     }
   }
@@ -338,10 +344,31 @@ pub fn wake_rounds() {
     call_dispatch(&call, -errno);
   }
   with(|r| {
+    r.redrain_until = None;
     r.rearm();
     let waiting = r.control(WAITERS) > 0;
     r.set_ref(waiting)
   });
+}
+
+/// Drains the poller again from a microtask of a dispatch, after the continuations queued
+/// before it ran: what their sends made ready is then dispatched in the same callback scope,
+/// without a trip back through `napi_make_callback` (which costs as much as the rest of a
+/// small dispatch). Returns the count of event pairs written to `events`; 0 when there are
+/// none, when the wake-up's `REDRAIN_TIME` is up, or outside a wake-up; `-errno`, once, when
+/// the OS poller failed.
+#[napi]
+pub fn redrain() -> i32 {
+  with(|r| {
+    if !r.redrain_until.is_some_and(|t| Instant::now() < t) {
+      return 0;
+    }
+    match r.drain() {
+      0 => r.failure_to_tell().map_or(0, |e| -e),
+      n => n as i32,
+    }
+  })
+  .unwrap_or(0)
 }
 
 /// Calls `dispatch(n)`: `n` event pairs, or `-errno` when the OS poller failed.
