@@ -223,28 +223,46 @@ impl Address {
   }
 }
 
+/// Writes parts one after another into a slice; what does not fit is cut.
+struct Cursor<'a> {
+  out: &'a mut [u8],
+  n: usize,
+}
+
+impl Cursor<'_> {
+  fn put(&mut self, b: &[u8]) {
+    let k = b.len().min(self.out.len() - self.n);
+    self.out[self.n..self.n + k].copy_from_slice(&b[..k]);
+    self.n += k;
+  }
+}
+
 impl Address {
   /// Writes the compact wire form that JavaScript caches on its address objects, so a
   /// datagram's destination or sender crosses the boundary as bytes, never as parsed text:
   /// `[4, port (2, big-endian), ip (4)]`, `[6, port (2), ip (16), scope id (4, big-endian)]`,
   /// or `[1, path...]` for unix sockets. Returns the length written (cut to `out`).
   pub fn to_wire(&self, out: &mut [u8]) -> usize {
-    let bytes: Vec<u8> = match self {
+    // Written part by part into `out`: this runs for every datagram received, so no Vec.
+    let mut w = Cursor { out, n: 0 };
+    match self {
       Address::Ip(SocketAddr::V4(a)) => {
-        [&[4u8][..], &a.port().to_be_bytes(), &a.ip().octets()].concat()
+        w.put(&[4]);
+        w.put(&a.port().to_be_bytes());
+        w.put(&a.ip().octets());
       }
-      Address::Ip(SocketAddr::V6(a)) => [
-        &[6u8][..],
-        &a.port().to_be_bytes(),
-        &a.ip().octets(),
-        &a.scope_id().to_be_bytes(),
-      ]
-      .concat(),
-      Address::Unix(p) => [&[1u8][..], p.as_deref().unwrap_or(&[])].concat(),
-    };
-    let n = bytes.len().min(out.len());
-    out[..n].copy_from_slice(&bytes[..n]);
-    n
+      Address::Ip(SocketAddr::V6(a)) => {
+        w.put(&[6]);
+        w.put(&a.port().to_be_bytes());
+        w.put(&a.ip().octets());
+        w.put(&a.scope_id().to_be_bytes());
+      }
+      Address::Unix(p) => {
+        w.put(&[1]);
+        w.put(p.as_deref().unwrap_or(&[]));
+      }
+    }
+    w.n
   }
 
   /// Reads the wire form back.
@@ -382,6 +400,11 @@ mod tests {
       let n = a.to_wire(&mut buf);
       assert_eq!(Address::from_wire(&buf[..n]).unwrap(), a);
     }
+    // Cut to the room given: a prefix, and its length.
+    let mut short = [0u8; 5];
+    let v4 = Address::Ip("127.0.0.1:5000".parse().unwrap());
+    assert_eq!(v4.to_wire(&mut short), 5);
+    assert_eq!(short, [4, 0x13, 0x88, 127, 0]);
     assert_eq!(Address::from_wire(&[9, 1]), Err(-sys::EINVAL));
     assert_eq!(Address::from_wire(&[4, 0, 80, 1]), Err(-sys::EINVAL));
   }
