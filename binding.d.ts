@@ -34,6 +34,13 @@ export declare function recvFrom(id: number, buf: Uint8Array, offset: number, le
 export declare function sendText(id: number, text: string, len: number, to?: Uint8Array): number
 
 /**
+ * Drains the poller again from a microtask of a dispatch: the count of `[index, bits]` pairs
+ * written to the events array; 0 when there are none, when the wake-up's time is up, or outside
+ * a wake-up; `-errno`, once, when the OS poller failed.
+ */
+export declare function redrain(): number
+
+/**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
  * flavor napi-rs can build is listed, because `NAPI_RS_NATIVE_LIBRARY_PATH`
@@ -181,16 +188,6 @@ export interface OptValue {
   value: number
   errno: number
 }
-
-/**
- * Drains the poller again from a microtask of a dispatch, after the continuations queued
- * before it ran: what their sends made ready is then dispatched in the same callback scope,
- * without a trip back through `napi_make_callback` (which costs as much as the rest of a
- * small dispatch). Returns the count of event pairs written to `events`; 0 when there are
- * none, when the wake-up's `REDRAIN_TIME` is up, or outside a wake-up; `-errno`, once, when
- * the OS poller failed.
- */
-export declare function redrain(): number
 
 /** Keeps the event loop alive (an operation started waiting outside a dispatch). */
 export declare function refLoop(): void

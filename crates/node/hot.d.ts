@@ -32,3 +32,10 @@ export declare function recvFrom(id: number, buf: Uint8Array, offset: number, le
  * string is encoded straight into a buffer kept per thread: no Buffer is made for it.
  */
 export declare function sendText(id: number, text: string, len: number, to?: Uint8Array): number
+
+/**
+ * Drains the poller again from a microtask of a dispatch: the count of `[index, bits]` pairs
+ * written to the events array; 0 when there are none, when the wake-up's time is up, or outside
+ * a wake-up; `-errno`, once, when the OS poller failed.
+ */
+export declare function redrain(): number

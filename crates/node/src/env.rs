@@ -356,8 +356,7 @@ pub fn wake_rounds() {
 /// without a trip back through `napi_make_callback` (which costs as much as the rest of a
 /// small dispatch). Returns the count of event pairs written to `events`; 0 when there are
 /// none, when the wake-up's `REDRAIN_TIME` is up, or outside a wake-up; `-errno`, once, when
-/// the OS poller failed.
-#[napi]
+/// the OS poller failed. Exported by `hot`.
 pub fn redrain() -> i32 {
   with(|r| {
     if !r.redrain_until.is_some_and(|t| Instant::now() < t) {
