@@ -82,8 +82,11 @@ function dispatch(n: number): void {
     pollers = []
     for (const resolve of p) resolve(true)
   }
-  // Queued after the continuations resumed above, so it runs once they have started.
-  if (n > 0 && !redrainQueued) {
+  // Queued after the continuations resumed above, so it runs once they have started. Not with
+  // the poller thread: its wake-up runs inside the threadsafe function's callback scope, so
+  // these microtasks run only after it returned, and new events reach this thread through the
+  // poller thread later still: a redrain would find nothing.
+  if (n > 0 && !redrainQueued && pollerMode === 'uv') {
     redrainQueued = true
     settled.then(redrain)
   }
