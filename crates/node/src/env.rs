@@ -38,11 +38,11 @@ const CONTROL_LEN: usize = 3;
 /// Events taken from the OS poller per drain.
 const EVENT_CAPACITY: usize = 1024;
 
-/// How long one libuv wake-up keeps draining again after the dispatch's continuations ran.
-/// Under a steady exchange each re-drain finds the next event already there, and every one
-/// that does saves a trip through the loop (its epoll_pwait, timer and check phases). It is a
-/// time, not a count, so timers and other handles on the loop wait at most about as
-/// long as the timer granularity, however heavy each round is.
+/// How long one libuv wake-up keeps draining again, natively and through JavaScript's
+/// `redrain`. Under a steady exchange each re-drain finds the next event already there, and
+/// every one that does saves a trip through the loop (its epoll_pwait, timer and check
+/// phases). It is a time, not a count, so timers and other handles on the loop wait at most
+/// this plus the round in progress, however many rounds fit in it.
 const REDRAIN_TIME: Duration = Duration::from_millis(1);
 
 /// The per-environment state.
