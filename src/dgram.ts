@@ -102,16 +102,13 @@ export class Datagram extends Socket {
 
   #send(id: number, data: string | Uint8Array, len: number, to: Address | undefined, expires: number | undefined): Promise<number> {
     // The common case, sent at once, allocates no op.
-    let n: number
+    let n: number | typeof AGAIN
     try {
-      n = sendOnce(id, data, len, to?.wire())
+      n = sendDatagram(id, data, len, to)
     } catch (e) {
-      // An address with no wire form (a unix path too long): a rejection like any send error.
       return Promise.reject(e)
     }
-    if (n >= 0) return completed(n)
-    if (n !== WOULD_BLOCK) return Promise.reject(errnoException(-n, 'send', to))
-    return this.io.park(1, new SendToOp(this, data, len, to), expires)
+    return n !== AGAIN ? completed(n) : this.io.park(1, new SendToOp(this, data, len, to), expires)
   }
 
   /**
@@ -129,7 +126,7 @@ export class Datagram extends Socket {
     // A datagram already there: no op is allocated.
     let got: [number, Address] | typeof AGAIN
     try {
-      got = this.received(native.recvFrom(id, buf, 0, len, meta), len)
+      got = this.receiveOnce(id, buf, len)
     } catch (e) {
       return Promise.reject(e)
     }
@@ -137,10 +134,11 @@ export class Datagram extends Socket {
   }
 
   /**
-   * @internal A receive's outcome from `recvFrom`'s result: `[length, sender]`, AGAIN, or
+   * @internal One receive of at most `len` bytes into `buf`: `[length, sender]`, AGAIN, or
    * throws its error (EMSGSIZE for a datagram longer than `len`).
    */
-  received(n: number, len: number): [number, Address] | typeof AGAIN {
+  receiveOnce(id: number, buf: Uint8Array, len: number): [number, Address] | typeof AGAIN {
+    const n = native.recvFrom(id, buf, 0, len, meta)
     if (n === WOULD_BLOCK) return AGAIN
     if (n < 0) throw errnoException(-n, 'recv')
     const from = this.sender()
@@ -170,11 +168,19 @@ class SendToOp extends Op<number> {
     return 'send'
   }
   retry(): number | typeof AGAIN {
-    const n = sendOnce(this.sock.id('send'), this.data, this.len, this.to?.wire())
-    if (n === WOULD_BLOCK) return AGAIN
-    if (n < 0) throw errnoException(-n, 'send', this.to)
-    return n
+    return sendDatagram(this.sock.id('send'), this.data, this.len, this.to)
   }
+}
+
+/**
+ * One datagram send of `len` bytes of `data` to the connected peer or to `to`: the count,
+ * AGAIN, or throws its error (also for an address with no wire form, a unix path too long).
+ */
+function sendDatagram(id: number, data: string | Uint8Array, len: number, to: Address | undefined): number | typeof AGAIN {
+  const n = sendOnce(id, data, len, to?.wire())
+  if (n === WOULD_BLOCK) return AGAIN
+  if (n < 0) throw errnoException(-n, 'send', to)
+  return n
 }
 
 class RecvFromOp extends BufferOp<Datagram, [number, Address]> {
@@ -182,6 +188,6 @@ class RecvFromOp extends BufferOp<Datagram, [number, Address]> {
     return 'recv'
   }
   retry(): [number, Address] | typeof AGAIN {
-    return this.sock.received(native.recvFrom(this.sock.id('recv'), this.buf, 0, this.len, meta), this.len)
+    return this.sock.receiveOnce(this.sock.id('recv'), this.buf, this.len)
   }
 }
