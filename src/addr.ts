@@ -369,10 +369,13 @@ export function addr(host?: unknown, port?: unknown, type?: unknown, family?: un
   return isAddrInfo(a) ? Promise.resolve(a) : lookupAsync(a)
 }
 
+/** A query as getaddrinfo's arguments: host, service, family, socket type, protocol, flags. */
+function hints(q: Query): Parameters<typeof native.lookupSync> {
+  return [q.host, String(q.port), q.family === 'unix' ? 0 : afs[q.family], socktypes[q.type], q.protocol, q.flags]
+}
+
 async function lookupAsync(q: Query): Promise<AddrInfo> {
-  const fam = q.family === 'unix' ? 0 : afs[q.family]
-  const r = await native.lookup(q.host, String(q.port), fam, socktypes[q.type], q.protocol, q.flags)
-  return fromEntries(q, r)
+  return fromEntries(q, await native.lookup(...hints(q)))
 }
 
 /** `addr()` that blocks the thread for name lookups: for scripts and setup code. */
@@ -380,9 +383,7 @@ export function addrSync(...args: AddrArgs): AddrInfo
 export function addrSync(host?: unknown, port?: unknown, type?: unknown, family?: unknown, protocol?: unknown, flags?: unknown): AddrInfo {
   if (isAddrInfo(host)) return host
   const a = answer(host, port, type, family, protocol, flags)
-  if (isAddrInfo(a)) return a
-  const fam = a.family === 'unix' ? 0 : afs[a.family]
-  return fromEntries(a, native.lookupSync(a.host, String(a.port), fam, socktypes[a.type], a.protocol, a.flags))
+  return isAddrInfo(a) ? a : fromEntries(a, native.lookupSync(...hints(a)))
 }
 
 /** Anything a socket call accepts as an address: an `AddrInfo`, an `Address`, or `host, port`. */
