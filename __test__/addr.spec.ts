@@ -303,6 +303,10 @@ test('bad arguments throw TypeError ERR_INVALID_ARG_TYPE synchronously', (t) => 
     ['127.0.0.1', true, 'tcp'],
     ['127.0.0.1', 80, 'tcp', 'inet', 'sctp'],
     ['127.0.0.1', 80, 'tcp', 'inet', 6],
+    // Names every object inherits are not protocol or flag names.
+    ['127.0.0.1', 80, 'tcp', 'inet', 'toString'],
+    ['127.0.0.1', 80, 'tcp', 'inet', '__proto__'],
+    ['127.0.0.1', 80, 'tcp', 'inet', undefined, 'toString'],
     ['127.0.0.1', 80, 'tcp', 'inet', undefined, 'bogus'],
     ['127.0.0.1', 80, 'tcp', 'inet', undefined, ['passive', 'bogus']],
     ['127.0.0.1', 80, 'tcp', 'inet', undefined, 1],

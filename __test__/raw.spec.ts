@@ -84,6 +84,7 @@ test("raw() with family 'unix', an unknown family or an unknown protocol throws 
   t.throws(() => raw('unix' as never), badType)
   t.throws(() => raw('ipx' as never), badType)
   t.throws(() => raw('inet', 'sctp' as never), badType)
+  t.throws(() => raw('inet', 'valueOf' as never), badType)
 })
 
 // ---------------------------------------------------------------------------------------------

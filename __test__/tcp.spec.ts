@@ -569,6 +569,9 @@ serial('tcp() throws TypeError for a bad family or protocol', (t) => {
   t.throws(() => tcp(4 as never), badType)
   t.throws(() => tcp('inet', 'bogus' as never), badType)
   t.throws(() => tcp('inet', 6 as never), badType)
+  // Inherited names of a plain object are not protocols either.
+  t.throws(() => tcp('inet', 'toString' as never), badType)
+  t.throws(() => tcp('inet', 'constructor' as never), badType)
 })
 
 serial('tcp() throws the OS error for a protocol the socket type does not support', (t) => {

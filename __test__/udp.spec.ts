@@ -47,6 +47,7 @@ test('udp() with a wrong family or protocol name throws TypeError at once', (t) 
   t.throws(() => udp('ipx' as never), badType)
   t.throws(() => udp('inet', 'sctp' as never), badType)
   t.throws(() => udp(5 as never), badType)
+  t.throws(() => udp('inet', 'hasOwnProperty' as never), badType)
 })
 
 // ---------------------------------------------------------------------------------------------

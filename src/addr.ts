@@ -30,7 +30,14 @@ export const protocols: Record<Protocol, number> = {
   icmpv6: 58,
   raw: 255,
 }
-const protocolNames = new Map(Object.entries(protocols).map(([k, v]) => [v, k as Protocol]))
+/** Protocol names by number: an array, as an answer for a literal reads it on every call. */
+const protocolNames: (Protocol | undefined)[] = []
+for (const [name, n] of Object.entries(protocols)) protocolNames[n] = name as Protocol
+
+/** The name of IANA protocol number `n`, or undefined for one without a name here. */
+export function protocolName(n: number): Protocol | undefined {
+  return protocolNames[n]
+}
 
 const c = constants
 const aiFlags = new Map(c.aiFlags.map((n, i) => [n, c.aiValues[i]!]))
@@ -225,7 +232,8 @@ function typeOf(type: unknown): SocketType {
   return type
 }
 
-function familyOf(family: unknown): Family {
+/** A `family` argument, validated (`'inet'` when left out). */
+export function familyOf(family: unknown): Family {
   if (family === undefined) return 'inet'
   if (family !== 'inet' && family !== 'inet6' && family !== 'unix') {
     throw argType('family', "'inet', 'inet6' or 'unix'", family)
@@ -233,9 +241,11 @@ function familyOf(family: unknown): Family {
   return family
 }
 
-function protocolOf(protocol: unknown): number {
+/** A `protocol` name, validated, as its number (0, the kind's default, when left out). */
+export function protocolOf(protocol: unknown): number {
   if (protocol === undefined) return 0
-  if (!(typeof protocol === 'string' && protocol in protocols)) {
+  // Own names only: 'toString' is `in` every object.
+  if (!(typeof protocol === 'string' && Object.hasOwn(protocols, protocol))) {
     throw argType('protocol', Object.keys(protocols).join(', '), protocol)
   }
   return protocols[protocol as Protocol]
@@ -284,7 +294,7 @@ function fromEntries(q: Query, r: ReturnType<typeof native.lookupSync>): AddrInf
   return new AddrInfo(
     r.entries.map((e) => new Address(e.family as Family, e.address, e.port, e.scopeId)),
     socktypeNames.get(first.socktype),
-    protocolNames.get(first.protocol),
+    protocolName(first.protocol),
     first.canonname ?? undefined,
   )
 }
@@ -330,7 +340,7 @@ function literal(host: string, port: number | string, type: SocketType, family: 
   // getaddrinfo reports the kind's own protocol when none is asked for (none for raw).
   const proto = protocol !== 0 ? protocol : type === 'raw' ? 0 : protocols[type]
   const canon = flags & CANONNAME && family !== 'unix' ? host : undefined
-  return new AddrInfo(addrs, type, protocolNames.get(proto), canon)
+  return new AddrInfo(addrs, type, protocolName(proto), canon)
 }
 
 type AddrArgs =

@@ -5,12 +5,10 @@
 import { lstatSync, unlinkSync } from 'node:fs'
 import { resolve } from 'node:path'
 import native from './binding'
-import { Address, type AddressLike, type Family, type Protocol, protocols, resolveTarget, type SocketType } from './addr'
+import { Address, type AddressLike, type Family, familyOf, type Protocol, protocolName, protocolOf, protocols, resolveTarget, type SocketType } from './addr'
 import { argRange, argType, errnoException, ownError } from './errors'
 import { getopt, type OptionValue, setopt } from './options'
 import { forget, indexOf, Io, Op } from './scheduler'
-
-const protocolNames = new Map(Object.entries(protocols).map(([k, v]) => [v, k as Protocol]))
 
 /** Validates an `expires` argument: an absolute `clock()` time, or none. */
 export function checkExpires(expires: unknown): number | undefined {
@@ -140,7 +138,7 @@ export class Socket {
 
   /** `'tcp'`, `'udp'`, `'icmp'`... (the kind's default when none was given). */
   protocol(): Protocol {
-    return (this.#protocol !== 0 && protocolNames.get(this.#protocol)) || this.#type
+    return (this.#protocol !== 0 && protocolName(this.#protocol)) || this.#type
   }
 
   /** @internal The IANA protocol number given at creation (0: the kind's default). */
@@ -279,12 +277,7 @@ export function openSocket(type: SocketType, family: Family, protocol: number): 
 
 /** Validates the `family` and `protocol` arguments of the socket constructors. */
 export function socketArgs(family: unknown, protocol: unknown, def: Protocol): [Family, number] {
-  if (family !== 'inet' && family !== 'inet6' && family !== 'unix') {
-    throw argType('family', "'inet', 'inet6' or 'unix'", family)
-  }
-  if (protocol === undefined) return [family, family === 'unix' ? 0 : protocols[def]]
-  if (typeof protocol !== 'string' || !(protocol in protocols)) {
-    throw argType('protocol', Object.keys(protocols).join(', '), protocol)
-  }
-  return [family, protocols[protocol as Protocol]]
+  const fam = familyOf(family)
+  if (protocol === undefined) return [fam, fam === 'unix' ? 0 : protocols[def]]
+  return [fam, protocolOf(protocol)]
 }
