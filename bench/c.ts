@@ -34,6 +34,10 @@ export const cMissing = build()
 
 /** A run of the C program in one mode (`c('pingpong', 1, 2)`): the numbers it prints. */
 export function c(...args: (string | number)[]): Impl {
-  if (cMissing !== undefined) return cMissing
-  return () => execFileSync(cBinary, args.map(String), { encoding: 'utf8' }).trim().split(/\s+/).map(Number)
+  return cMissing ?? (() => runC(args))
+}
+
+/** Runs the C program (built) in one mode: the numbers it prints. */
+export function runC(args: (string | number)[]): number[] {
+  return execFileSync(cBinary, args.map(String), { encoding: 'utf8' }).trim().split(/\s+/).map(Number)
 }

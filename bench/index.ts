@@ -1,9 +1,9 @@
 // npm run bench [-- --quick] [-- --only=udp] [-- --rounds=9]: every workload with socket2, with
 // node:net / node:dgram, and with a C epoll program (the practical limit), client and server in
-// one process, in interleaved rounds. Prints each one's median and the ratios of the runs paired
-// by round as a table, and writes them to bench/results.json (not when --only picks some
-// workloads, by a word of their names). The spread of socket2/node over the rounds goes to
-// stderr with the progress.
+// one process (TCP ping-pong also with the servers in a second process), in interleaved rounds.
+// Prints each one's median and the ratios of the runs paired by round as a table, and writes
+// them to bench/results.json (not when --only picks some workloads, by a word of their names).
+// The spread of socket2/node over the rounds goes to stderr with the progress.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { nodeBulk, socket2Bulk } from './bulk'
@@ -13,6 +13,7 @@ import { type Impl, interleave, now, pairedRatio, pick, printTable, quick, type 
 import { idle } from './idle'
 import { nodeLookups, socket2Lookups } from './lookup'
 import { nodePingPong, socket2PingPong } from './pingpong'
+import { remotePingPong } from './remote'
 import { nodeUdp, socket2Udp } from './udp'
 
 const IN_FLIGHT = 32
@@ -72,6 +73,18 @@ async function main(): Promise<void> {
       c: c('pingpong', IN_FLIGHT, SECONDS),
     })
     rows.push(compare(pp32Name, 'round trips/s', '>= 1.4x node', pp32))
+  }
+
+  // The bonus variant: each library's servers in a second process. No target is set for it.
+  for (const conns of [1, IN_FLIGHT]) {
+    const name = `TCP ping-pong 64 B, ${conns === 1 ? '1 connection' : `${conns} connections`}, server in a second process`
+    if (!wanted(name)) continue
+    const r = await measure(name, {
+      socket2: remotePingPong('socket2', conns, SECONDS),
+      node: remotePingPong('node', conns, SECONDS),
+      c: remotePingPong('c', conns, SECONDS),
+    })
+    rows.push(compare(name, 'round trips/s', 'none (bonus)', r))
   }
 
   // One set of runs, two rows: node's two ways of reading against the same socket2 and C.

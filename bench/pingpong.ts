@@ -1,34 +1,52 @@
 /**
  * TCP ping-pong: `conns` connections, each a client sending 64 B and waiting for the echo.
- * Reports round trips/s and process CPU µs per round trip (user + system, every thread).
+ * Reports round trips/s and process CPU µs per round trip (user + system, every thread; with
+ * the servers in another process, the clients' only).
  */
-import { createServer, connect, type Server } from 'node:net'
+import { type AddressInfo, createServer, connect, type Server, type Socket } from 'node:net'
 import { newthread, tcp, type Tcp } from 'socket2'
 import { HOST, MSG, now, RECV_BUF } from './harness'
 
-export async function socket2PingPong(conns: number, seconds: number): Promise<number[]> {
-  const server = tcp()
-  await server.listen(HOST, 0)
-  const pairs: [Tcp, Tcp][] = []
+/** socket2's echo server for one connection: a thread per connection. */
+export async function socket2Echo(s: Tcp): Promise<void> {
+  // Node's sockets get setNoDelay(true): the same on both ends here.
+  s.setopt('tcp_nodelay', true)
+  const buf = Buffer.allocUnsafe(RECV_BUF)
+  for (let n; (n = await s.recv(buf)) > 0; ) await s.send(buf, n)
+  s.close()
+}
+
+/** node:net's echo server for one connection, written the usual way. */
+export function nodeEcho(s: Socket): void {
+  s.setNoDelay(true)
+  s.on('data', (d) => s.write(d))
+}
+
+/**
+ * The clients run here; the echo servers run in this process, or, given `port`, in another
+ * process listening there (echo-child.ts).
+ */
+export async function socket2PingPong(conns: number, seconds: number, port?: number): Promise<number[]> {
+  const server = port === undefined ? tcp() : undefined
+  await server?.listen(HOST, 0)
+  const clients: Tcp[] = []
+  const echoes: Promise<unknown>[] = []
   for (let i = 0; i < conns; i++) {
     const c = tcp()
-    const [[s]] = await Promise.all([server.accept(), c.connect(server.localAddr())])
-    // Node's sockets get setNoDelay(true) below: the same on both ends here.
+    if (server === undefined) await c.connect(HOST, port)
+    else {
+      const [[s]] = await Promise.all([server.accept(), c.connect(server.localAddr())])
+      echoes.push(newthread(socket2Echo, s).done)
+    }
     c.setopt('tcp_nodelay', true)
-    s.setopt('tcp_nodelay', true)
-    pairs.push([c, s])
+    clients.push(c)
   }
-  server.close()
+  server?.close()
   let trips = 0
   const t0 = now()
   const cpu0 = process.cpuUsage()
   const end = t0 + seconds
-  const threads = pairs.flatMap(([c, s]) => [
-    newthread(async () => {
-      const buf = Buffer.allocUnsafe(RECV_BUF)
-      for (let n; (n = await s.recv(buf)) > 0; ) await s.send(buf, n)
-      s.close()
-    }).done,
+  const threads = clients.map((c) =>
     newthread(async () => {
       const msg = Buffer.alloc(MSG)
       const buf = Buffer.allocUnsafe(RECV_BUF)
@@ -43,19 +61,15 @@ export async function socket2PingPong(conns: number, seconds: number): Promise<n
       }
       c.close()
     }).done,
-  ])
-  await Promise.all(threads)
+  )
+  await Promise.all([...threads, ...echoes])
   return [trips / (now() - t0), cpuMicros(cpu0) / trips]
 }
 
 /** node:net written the usual way: setNoDelay(true), echo in the 'data' handler. */
-export async function nodePingPong(conns: number, seconds: number): Promise<number[]> {
-  const server: Server = createServer((s) => {
-    s.setNoDelay(true)
-    s.on('data', (d) => s.write(d))
-  })
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve))
-  const { port } = server.address() as { port: number }
+export async function nodePingPong(conns: number, seconds: number, port?: number): Promise<number[]> {
+  const server = port === undefined ? await listening(createServer(nodeEcho)) : undefined
+  const target = port ?? (server!.address() as AddressInfo).port
   const msg = Buffer.alloc(MSG)
   let trips = 0
   let t0 = 0
@@ -64,7 +78,7 @@ export async function nodePingPong(conns: number, seconds: number): Promise<numb
     let open = conns
     let connected = 0
     const clients = Array.from({ length: conns }, () => {
-      const c = connect(port, HOST)
+      const c = connect(target, HOST)
       c.on('error', reject)
       c.on('connect', () => {
         c.setNoDelay(true)
@@ -92,8 +106,13 @@ export async function nodePingPong(conns: number, seconds: number): Promise<numb
     })
   })
   const result = [trips / (now() - t0), cpuMicros(cpu0) / trips]
-  await new Promise((resolve) => server.close(resolve))
+  if (server !== undefined) await new Promise((resolve) => server.close(resolve))
   return result
+}
+
+async function listening(server: Server): Promise<Server> {
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve))
+  return server
 }
 
 function cpuMicros(since: NodeJS.CpuUsage): number {

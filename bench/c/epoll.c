@@ -1,13 +1,16 @@
 /*
  * The practical limit for bench/: each workload done by a plain C epoll program, client and
- * server in one process and one thread, like the Node side. Built by bench/c.ts with the
- * system C compiler. Every mode prints its result as numbers on one line:
+ * server in one process and one thread, like the Node side (pingclient and echo: in two).
+ * Built by bench/c.ts with the system C compiler. Every mode prints its result as numbers on
+ * one line:
  *
  *   pingpong CONNS SECONDS   round trips/s, CPU µs per round trip
  *   bulk SECONDS             MB/s (10^6 bytes)
  *   churn INFLIGHT SECONDS   connections/s
  *   udp SECONDS              round trips/s
  *   idle PAIRS               KiB of RSS per connection (a pair of ends)
+ *   pingclient PORT CONNS SECONDS  as pingpong, against `echo` running in another process
+ *   echo                     prints the port it listens on; serves until stdin ends
  *
  * Reads use a 64 KiB buffer and TCP_NODELAY is set on both ends, as on the Node side.
  */
@@ -92,19 +95,13 @@ enum role { NONE, CLIENT, SERVER, LISTENER, CONNECTING };
 static unsigned char roles[1 << 16];
 static int received[1 << 16];
 
-static void pingpong(int conns, double seconds) {
-    struct sockaddr_in addr;
-    int lfd = listener(&addr), ep = epoll_create1(0);
+/*
+ * The ping-pong loop over the fds registered on `ep`: a CLIENT counts each 64 B echo as a round
+ * trip and sends the next message; a SERVER echoes what it reads. Every client has sent its
+ * first message.
+ */
+static void ping(int ep, double seconds) {
     char msg[MSG] = {0};
-    for (int i = 0; i < conns; i++) {
-        int c, s;
-        pair(lfd, &addr, &c, &s);
-        roles[c] = CLIENT;
-        roles[s] = SERVER;
-        watch(ep, c, EPOLLIN);
-        watch(ep, s, EPOLLIN);
-        if (write(c, msg, MSG) != MSG) die("write");
-    }
     long trips = 0;
     double t0 = now(), cpu0 = cpu_seconds(), end = t0 + seconds, t;
     struct epoll_event ev[MAX_EVENTS];
@@ -125,6 +122,76 @@ static void pingpong(int conns, double seconds) {
         }
     }
     printf("%f %f\n", trips / (t - t0), (cpu_seconds() - cpu0) * 1e6 / trips);
+}
+
+/* `conns` connections, both ends in this process. */
+static void pingpong(int conns, double seconds) {
+    struct sockaddr_in addr;
+    int lfd = listener(&addr), ep = epoll_create1(0);
+    char msg[MSG] = {0};
+    for (int i = 0; i < conns; i++) {
+        int c, s;
+        pair(lfd, &addr, &c, &s);
+        roles[c] = CLIENT;
+        roles[s] = SERVER;
+        watch(ep, c, EPOLLIN);
+        watch(ep, s, EPOLLIN);
+        if (write(c, msg, MSG) != MSG) die("write");
+    }
+    ping(ep, seconds);
+}
+
+/* `conns` clients of the echo server listening on 127.0.0.1:`port` in another process. */
+static void pingclient(int port, int conns, double seconds) {
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ep = epoll_create1(0);
+    char msg[MSG] = {0};
+    for (int i = 0; i < conns; i++) {
+        int c = socket(AF_INET, SOCK_STREAM, 0);
+        if (c < 0) die("socket");
+        if (connect(c, (const struct sockaddr *)&addr, sizeof addr) < 0) die("connect");
+        nonblock(c);
+        nodelay(c);
+        roles[c] = CLIENT;
+        watch(ep, c, EPOLLIN);
+        if (write(c, msg, MSG) != MSG) die("write");
+    }
+    ping(ep, seconds);
+}
+
+/*
+ * An echo server for pingclient: prints its port, echoes every connection until its peer
+ * closes, and exits at end of file on stdin (its parent is done).
+ */
+static void echo(void) {
+    struct sockaddr_in addr;
+    int lfd = listener(&addr), ep = epoll_create1(0);
+    nonblock(lfd);
+    watch(ep, lfd, EPOLLIN);
+    watch(ep, 0, EPOLLIN);
+    printf("%d\n", ntohs(addr.sin_port));
+    fflush(stdout);
+    struct epoll_event ev[MAX_EVENTS];
+    for (;;) {
+        int n = epoll_wait(ep, ev, MAX_EVENTS, -1);
+        for (int i = 0; i < n; i++) {
+            int fd = ev[i].data.fd, s;
+            ssize_t r;
+            if (fd == 0) {
+                if (read(0, buf, RECV_BUF) <= 0) return;
+            } else if (fd == lfd) {
+                while ((s = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+                    nodelay(s);
+                    watch(ep, s, EPOLLIN);
+                }
+                if (errno != EAGAIN) die("accept");
+            } else if ((r = read(fd, buf, RECV_BUF)) > 0) {
+                if (write(fd, buf, r) != r) die("write");
+            } else if (r == 0 || errno == ECONNRESET) {
+                close(fd);
+            } else if (errno != EAGAIN) die("read");
+        }
+    }
 }
 
 /* The accepted end writes 64 KiB chunks, the connecting end reads them into a 64 KiB buffer. */
@@ -285,8 +352,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(mode, "churn") && argc == 4) churn(atoi(argv[2]), atof(argv[3]));
     else if (!strcmp(mode, "udp") && argc == 3) udp(atof(argv[2]));
     else if (!strcmp(mode, "idle") && argc == 3) idle(atoi(argv[2]));
+    else if (!strcmp(mode, "echo") && argc == 2) echo();
+    else if (!strcmp(mode, "pingclient") && argc == 5) pingclient(atoi(argv[2]), atoi(argv[3]), atof(argv[4]));
     else {
-        fprintf(stderr, "usage: epoll pingpong CONNS SECONDS | bulk SECONDS | churn INFLIGHT SECONDS | udp SECONDS | idle PAIRS\n");
+        fprintf(stderr, "usage: epoll pingpong CONNS SECONDS | bulk SECONDS | churn INFLIGHT SECONDS | udp SECONDS | idle PAIRS"
+                        " | echo | pingclient PORT CONNS SECONDS\n");
         return 2;
     }
     return 0;

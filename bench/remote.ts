@@ -1,0 +1,48 @@
+/**
+ * TCP ping-pong with the echo servers in a second process (echo-child.ts, or the C program's
+ * echo mode) and the clients in this one: one process per end, as between two programs,
+ * over loopback. Every event then crosses processes, so the in-process variant's shortcut (the
+ * peer's reply ready in the same dispatch) is not there for anyone. Round trips/s.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { cBinary, cMissing, runC } from './c'
+import { type Impl } from './harness'
+import { nodePingPong, socket2PingPong } from './pingpong'
+
+type Lib = 'socket2' | 'node' | 'c'
+
+function echoServer(lib: Lib): ChildProcess {
+  const stdio: ['pipe', 'pipe', 'inherit'] = ['pipe', 'pipe', 'inherit']
+  if (lib === 'c') return spawn(cBinary, ['echo'], { stdio })
+  return spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'echo-child.ts'), lib], { cwd: join(__dirname, '..'), stdio })
+}
+
+/** The port the child prints first; throws if it exits before (`exited`). */
+async function portOf(child: ChildProcess, exited: Promise<unknown>): Promise<number> {
+  const lines = createInterface({ input: child.stdout! })
+  const first = once(lines, 'line').then(([line]) => Number(line))
+  const port = await Promise.race([first, exited.then(() => undefined)])
+  lines.close()
+  if (port === undefined) throw new Error('the echo server exited before listening')
+  return port
+}
+
+export function remotePingPong(lib: Lib, conns: number, seconds: number): Impl {
+  if (lib === 'c' && cMissing !== undefined) return cMissing
+  return async () => {
+    const child = echoServer(lib)
+    const exited = once(child, 'exit')
+    try {
+      const port = await portOf(child, exited)
+      if (lib === 'socket2') return await socket2PingPong(conns, seconds, port)
+      if (lib === 'node') return await nodePingPong(conns, seconds, port)
+      return runC(['pingclient', port, conns, seconds])
+    } finally {
+      child.stdin!.end()
+      await exited
+    }
+  }
+}
