@@ -26,9 +26,14 @@ function fdShortage(pairs: number): Unavailable | undefined {
   return new Unavailable(`${pairs} connections need ${2 * pairs + SPARE_FDS} fds; the hard limit is ${hard}`)
 }
 
-export function idle(lib: 'socket2' | 'node' | 'c', pairs: number): Impl {
+/**
+ * `pairs` idle connections in a child of `lib`: each end waiting for data, or with `open`, each
+ * end just open (see idle-child.ts; C's ends are registered for reading either way).
+ */
+export function idle(lib: 'socket2' | 'node' | 'c', pairs: number, open = false): Impl {
   const missing = fdShortage(pairs) ?? (lib === 'c' ? cMissing : undefined)
   if (missing !== undefined) return missing
   if (lib === 'c') return () => withFds(cBinary, ['idle', String(pairs)])
-  return () => withFds(process.execPath, ['--expose-gc', '--import', 'tsx', join(__dirname, 'idle-child.ts'), lib, String(pairs)])
+  const child = [join(__dirname, 'idle-child.ts'), lib, String(pairs), ...(open ? ['open'] : [])]
+  return () => withFds(process.execPath, ['--expose-gc', '--import', 'tsx', ...child])
 }
