@@ -702,6 +702,80 @@ serial('remoteAddr and shutdown throw ENOTCONN on a socket that is not connected
 })
 
 // ---------------------------------------------------------------------------------------------
+// Buffers that change under a waiting operation
+
+const outOfBounds = { instanceOf: SocketError, code: 'ERR_BUFFER_OUT_OF_BOUNDS' }
+
+/** Detaches `buf`'s ArrayBuffer, as transferring it to a worker would. */
+function detach(buf: Uint8Array): void {
+  structuredClone(buf.buffer, { transfer: [buf.buffer as ArrayBuffer] })
+}
+
+/** A resizable ArrayBuffer (ES2024, in Node 20; the TypeScript lib used here predates it). */
+type Resizable = ArrayBuffer & { resize(n: number): void }
+const ResizableArrayBuffer = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => Resizable
+
+/** Reads and drops everything until end of stream, in a thread. */
+function drain(s: Tcp): Promise<unknown> {
+  return newthread(async () => {
+    const sink = new Uint8Array(65536)
+    while ((await s.recv(sink, undefined, clock() + 2)) > 0);
+  }).done
+}
+
+serial('a send waiting for room whose buffer is detached rejects ERR_BUFFER_OUT_OF_BOUNDS, not a spin', async (t) => {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  const buf = new Uint8Array(8 << 20) // more than loopback takes before the peer reads
+  const sent = c.send(buf)
+  t.false(await settlesAtOnce(sent))
+  detach(buf)
+  // Drained, the socket reports room: the retry finds the buffer gone and must not loop.
+  const drained = drain(s)
+  await t.throwsAsync(within(sent), outOfBounds)
+  c.close()
+  await within(drained)
+})
+
+serial('a send waiting for room whose resizable buffer shrinks rejects ERR_BUFFER_OUT_OF_BOUNDS', async (t) => {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  const ab = new ResizableArrayBuffer(8 << 20, { maxByteLength: 8 << 20 })
+  const sent = c.send(new Uint8Array(ab))
+  t.false(await settlesAtOnce(sent))
+  ab.resize(16)
+  const drained = drain(s)
+  await t.throwsAsync(within(sent), outOfBounds)
+  c.close()
+  await within(drained)
+})
+
+serial('a recv waiting for data whose buffer is detached rejects ERR_BUFFER_OUT_OF_BOUNDS; the data waits for the next recv', async (t) => {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  const buf = new Uint8Array(64)
+  const got = s.recv(buf)
+  t.false(await settlesAtOnce(got))
+  detach(buf)
+  await c.send('hello')
+  // Not 0, which would read as end of stream.
+  await t.throwsAsync(within(got), outOfBounds)
+  t.is((await within(readExact(s, 5))).toString(), 'hello')
+})
+
+serial('a typed array whose byteLength lies is refused by send and recv with ERR_BUFFER_OUT_OF_BOUNDS', async (t) => {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  const liar = new Uint8Array(4)
+  Object.defineProperty(liar, 'byteLength', { value: 8 })
+  await t.throwsAsync(within(c.send(liar)), outOfBounds)
+  await c.send('abcd')
+  await t.throwsAsync(within(s.recv(liar)), outOfBounds)
+  // Nothing was taken from the stream.
+  t.is((await within(readExact(s, 4))).toString(), 'abcd')
+})
+
+// ---------------------------------------------------------------------------------------------
 // Addresses, identity, fd, listen
 
 serial('localAddr, remoteAddr and the addresses accept returns agree', async (t) => {

@@ -346,6 +346,18 @@ test('a second recv while one waits rejects ERR_SOCKET_BUSY; close rejects the w
   await t.throwsAsync(within(waiting), closedError)
 })
 
+test('a recv waiting for a datagram whose buffer is detached rejects ERR_BUFFER_OUT_OF_BOUNDS; the datagram stays queued', async (t) => {
+  const [a, b] = [await bound(t), await bound(t)]
+  const buf = new Uint8Array(64)
+  const waiting = a.recv(buf)
+  structuredClone(buf.buffer, { transfer: [buf.buffer as ArrayBuffer] })
+  await b.send('kept', undefined, a.localAddr())
+  await t.throwsAsync(within(waiting), { instanceOf: SocketError, code: 'ERR_BUFFER_OUT_OF_BOUNDS' })
+  const [got, from] = await within(recvOne(a))
+  t.is(got.toString(), 'kept')
+  t.is(from.port, b.localAddr().port)
+})
+
 test.serial('an echo thread answers client threads, each reply going to the sender it came from', async (t) => {
   const server = await bound(t)
   const clients = await Promise.all([bound(t), bound(t), bound(t)])

@@ -5,7 +5,7 @@
 import native from './binding'
 import { Address, type AddressLike, resolveTarget, WIRE_MAX } from './addr'
 import { constants } from 'node:os'
-import { argType, errnoException, SocketError } from './errors'
+import { argType, errnoException, ioError, SocketError } from './errors'
 import { AGAIN, completed, Op, WOULD_BLOCK } from './scheduler'
 import { BufferOp, checkExpires, nativeAddress, payload, sendOnce, sendSize, Socket, span } from './socket'
 
@@ -140,7 +140,7 @@ export class Datagram extends Socket {
   receiveOnce(id: number, buf: Uint8Array, len: number): [number, Address] | typeof AGAIN {
     const n = native.recvFrom(id, buf, 0, len, meta)
     if (n === WOULD_BLOCK) return AGAIN
-    if (n < 0) throw errnoException(-n, 'recv')
+    if (n < 0) throw ioError(-n, 'recv')
     const from = this.sender()
     if (meta[0] !== 0) {
       throw new SocketError(`recv EMSGSIZE ${from} (datagram longer than ${len} bytes)`, 'EMSGSIZE', {
@@ -179,7 +179,7 @@ class SendToOp extends Op<number> {
 function sendDatagram(id: number, data: string | Uint8Array, len: number, to: Address | undefined): number | typeof AGAIN {
   const n = sendOnce(id, data, len, to?.wire())
   if (n === WOULD_BLOCK) return AGAIN
-  if (n < 0) throw errnoException(-n, 'send', to)
+  if (n < 0) throw ioError(-n, 'send', to)
   return n
 }
 

@@ -10,6 +10,12 @@ import { constants } from 'node:os'
 export const codes = {
   /** The address object was freed with `free()`. */
   ERR_ADDR_FREED: 'address was freed',
+  /**
+   * The buffer does not hold the bytes a send or receive was given: it was detached or shrunk
+   * while the operation waited, or its `byteLength` was not its own. Nothing was sent or
+   * received (a datagram stays queued).
+   */
+  ERR_BUFFER_OUT_OF_BOUNDS: 'the buffer no longer holds the bytes the operation was given',
   /** Another thread already waits on this direction of the socket. */
   ERR_SOCKET_BUSY: 'another operation is already waiting on this socket',
   /** The socket is closed (by `close()`, or by an expired deadline). */
@@ -83,6 +89,14 @@ function where(at?: ErrorAddress): string {
 export function errnoException(errno: number, syscall: string, at?: ErrorAddress): SocketError {
   const code = errnoName(errno)
   return new SocketError(`${syscall} ${code}${where(at)}`, code, { errno, syscall, ...at })
+}
+
+/**
+ * The error of a send or receive that failed with `errno`. EFAULT is the binding's word for a
+ * range its buffer does not hold (see ERR_BUFFER_OUT_OF_BOUNDS): the kernel never sees it.
+ */
+export function ioError(errno: number, syscall: string, at?: ErrorAddress): SocketError {
+  return errnoName(errno) === 'EFAULT' ? ownError('ERR_BUFFER_OUT_OF_BOUNDS', syscall) : errnoException(errno, syscall, at)
 }
 
 /** One of our own `ERR_*` errors. */

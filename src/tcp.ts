@@ -3,7 +3,7 @@
  */
 import native from './binding'
 import { Address, type AddressLike, resolveTarget } from './addr'
-import { argRange, argType, errnoException, type ErrorAddress } from './errors'
+import { argRange, argType, errnoException, type ErrorAddress, ioError } from './errors'
 import { AGAIN, attempt, completed, Op, WOULD_BLOCK } from './scheduler'
 import { BufferOp, checkExpires, kCreate, nativeAddress, openSocket, payload, sendOnce, sendSize, Socket, socketArgs, span } from './socket'
 
@@ -126,7 +126,7 @@ export class Tcp extends Socket {
     if (n === len) return completed(n)
     const op = new SendOp(this, typeof out === 'string' ? Buffer.from(out, 'utf8') : out, len)
     if (n > 0) op.off = n
-    else if (n !== WOULD_BLOCK) return Promise.reject(errnoException(-n, 'send', this.peer()))
+    else if (n !== WOULD_BLOCK) return Promise.reject(ioError(-n, 'send', this.peer()))
     return attempt(op) ?? this.io.park(1, op, deadline)
   }
 
@@ -144,7 +144,7 @@ export class Tcp extends Socket {
     // Data already there: no op is allocated.
     const n = native.recv(id, buf, 0, len)
     if (n >= 0) return completed(n)
-    if (n !== WOULD_BLOCK) return Promise.reject(errnoException(-n, 'recv', this.peer()))
+    if (n !== WOULD_BLOCK) return Promise.reject(ioError(-n, 'recv', this.peer()))
     return this.io.park(0, new RecvOp(this, buf, len), deadline)
   }
 
@@ -177,7 +177,7 @@ class RecvOp extends BufferOp<Tcp, number> {
   retry(): number | typeof AGAIN {
     const n = native.recv(this.sock.id('recv'), this.buf, 0, this.len)
     if (n === WOULD_BLOCK) return AGAIN
-    if (n < 0) throw errnoException(-n, 'recv', this.sock.peer())
+    if (n < 0) throw ioError(-n, 'recv', this.sock.peer())
     return n
   }
 }
@@ -193,7 +193,7 @@ class SendOp extends BufferOp<Tcp, number> {
     while (this.off < this.len) {
       const n = native.send(id, this.buf, this.off, this.len - this.off)
       if (n === WOULD_BLOCK) return AGAIN
-      if (n < 0) throw errnoException(-n, 'send', this.sock.peer())
+      if (n < 0) throw ioError(-n, 'send', this.sock.peer())
       this.off += n
     }
     return this.len

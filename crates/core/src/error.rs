@@ -15,6 +15,9 @@ pub const EBADF: Errno = crate::sys::EBADF;
 /// `EINVAL`: an argument the OS (or this crate) refuses.
 pub const EINVAL: Errno = crate::sys::EINVAL;
 
+/// `EFAULT`: a byte range its buffer does not hold (the kernel's word for a bad buffer).
+pub const EFAULT: Errno = crate::sys::EFAULT;
+
 /// `-EAGAIN` (`-WSAEWOULDBLOCK` on Windows): the operation must wait for readiness.
 pub const WOULD_BLOCK: i32 = -crate::sys::EAGAIN;
 

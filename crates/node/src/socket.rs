@@ -55,11 +55,18 @@ pub fn close(id: u32) -> i32 {
   .unwrap_or_else(not_ready)
 }
 
-/// `offset..offset+len` clamped to a buffer of `size` bytes: JavaScript checks the bounds, and
-/// this keeps a caller that did not from reading or writing past the end.
-fn span(size: usize, offset: u32, len: u32) -> std::ops::Range<usize> {
-  let start = (offset as usize).min(size);
-  start..start.saturating_add(len as usize).min(size)
+/// `offset..offset+len` of a buffer of `size` bytes, or `Err(-EFAULT)` when the buffer does not
+/// hold it. JavaScript checks the bounds when the call is made, but a parked operation retries
+/// with the buffer as it is then (detached or shrunk since), and a typed array's `byteLength`
+/// can be shadowed by a property that lies: the range is refused rather than cut, so that no
+/// syscall runs on fewer bytes than asked (a send of nothing would never finish, a receive
+/// into nothing would read as end of stream).
+fn span(size: usize, offset: u32, len: u32) -> Result<std::ops::Range<usize>, i32> {
+  let start = offset as usize;
+  match start.checked_add(len as usize) {
+    Some(end) if end <= size => Ok(start..end),
+    _ => Err(-error::EFAULT),
+  }
 }
 
 fn on_socket(id: u32, f: impl FnOnce(&socket2::Socket) -> i32) -> i32 {
@@ -138,7 +145,10 @@ pub fn last_peer() -> JsAddr {
 /// `-errno`. `meta` receives `[truncated (0/1), wire length, sender's wire form...]` (see
 /// `Address::to_wire`); the sender is also kept for `lastPeer`. Exported by `hot`.
 pub fn recv_from(id: u32, buf: &mut [u8], offset: u32, len: u32, meta: &mut [u8]) -> i32 {
-  let range = span(buf.len(), offset, len);
+  let range = match span(buf.len(), offset, len) {
+    Ok(r) => r,
+    Err(e) => return e,
+  };
   if meta.len() < 2 {
     return einval();
   }
@@ -157,25 +167,28 @@ pub fn recv_from(id: u32, buf: &mut [u8], offset: u32, len: u32, meta: &mut [u8]
 /// Sends `buf[offset..offset+len]` as one datagram to the address in wire form (see
 /// `Address::to_wire`): the count or `-errno`. Exported by `hot`.
 pub fn send_to(id: u32, buf: &[u8], offset: u32, len: u32, to: &[u8]) -> i32 {
-  let range = span(buf.len(), offset, len);
-  match Address::from_wire(to).and_then(|a| a.to_sockaddr().map_err(|e| -error::errno_of(&e))) {
-    Ok(a) => with(|r| r.poller.send_to(id, &buf[range], &a)).unwrap_or_else(not_ready),
+  let to = Address::from_wire(to).and_then(|a| a.to_sockaddr().map_err(|e| -error::errno_of(&e)));
+  match (span(buf.len(), offset, len), to) {
+    (Ok(range), Ok(a)) => with(|r| r.poller.send_to(id, &buf[range], &a)).unwrap_or_else(not_ready),
+    (Err(e), _) | (_, Err(e)) => e,
+  }
+}
+
+/// Sends `buf[offset..offset+len]`: the count sent or `-errno`. Exported by `hot`.
+pub fn send(id: u32, buf: &[u8], offset: u32, len: u32) -> i32 {
+  match span(buf.len(), offset, len) {
+    Ok(range) => with(|r| r.poller.send(id, &buf[range])).unwrap_or_else(not_ready),
     Err(e) => e,
   }
 }
 
-/// Sends `buf[offset..offset+len]` (clamped to the buffer): the count sent or `-errno`.
+/// Receives into `buf[offset..offset+len]`: the count (0 = end of stream) or `-errno`.
 /// Exported by `hot`.
-pub fn send(id: u32, buf: &[u8], offset: u32, len: u32) -> i32 {
-  let range = span(buf.len(), offset, len);
-  with(|r| r.poller.send(id, &buf[range])).unwrap_or_else(not_ready)
-}
-
-/// Receives into `buf[offset..offset+len]` (clamped to the buffer): the count (0 = end of
-/// stream) or `-errno`. Exported by `hot`.
 pub fn recv(id: u32, buf: &mut [u8], offset: u32, len: u32) -> i32 {
-  let range = span(buf.len(), offset, len);
-  with(|r| r.poller.recv(id, &mut buf[range])).unwrap_or_else(not_ready)
+  match span(buf.len(), offset, len) {
+    Ok(range) => with(|r| r.poller.recv(id, &mut buf[range])).unwrap_or_else(not_ready),
+    Err(e) => e,
+  }
 }
 
 /// `shutdown(2)`: `how` is `'r'`, `'w'` or `'rw'`.

@@ -1,5 +1,6 @@
 //! The platform contract. Every backend provides:
-//! - error numbers `EAGAIN`, `EINVAL`, `EINPROGRESS`, `ECONNREFUSED`, `EBADF`, `EAFNOSUPPORT`;
+//! - error numbers `EAGAIN`, `EINVAL`, `EINPROGRESS`, `ECONNREFUSED`, `EBADF`, `EAFNOSUPPORT`,
+//!   `EFAULT`;
 //! - `AF_UNIX`-style family constants and getaddrinfo flag values (`AI_*`);
 //! - `accept(&Socket)`: a non-blocking, close-on-exec accepted socket;
 //! - `send(&Socket, &[u8])`: a send that never raises SIGPIPE;

@@ -8,7 +8,7 @@ use mio::{Interest, Registry, Token};
 use socket2::{SockAddr, Socket};
 
 #[allow(unused_imports)] // the contract's full set; not every one is used on every platform
-pub use libc::{EAFNOSUPPORT, EAGAIN, EBADF, ECONNREFUSED, EINPROGRESS, EINVAL};
+pub use libc::{EAFNOSUPPORT, EAGAIN, EBADF, ECONNREFUSED, EFAULT, EINPROGRESS, EINVAL};
 
 /// getaddrinfo flags, by the seed's names.
 pub const AI_FLAGS: &[(&str, i32)] = &[

@@ -14,6 +14,7 @@ pub const EINPROGRESS: i32 = 10036; // WSAEINPROGRESS
 pub const ECONNREFUSED: i32 = 10061; // WSAECONNREFUSED
 pub const EBADF: i32 = 10009; // WSAEBADF
 pub const EAFNOSUPPORT: i32 = 10047; // WSAEAFNOSUPPORT
+pub const EFAULT: i32 = 10014; // WSAEFAULT
 
 /// Windows reports a family mismatch as WSAHOST_NOT_FOUND (EAI_NONAME): no separate code.
 pub const EAI_ADDRFAMILY: i32 = i32::MIN;
