@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { readdirSync } from 'node:fs'
 import test, { type ExecutionContext } from 'ava'
-import { Address, clock, newthread, SocketError, sleep, start, tcp, type Tcp } from 'socket2'
+import { Address, AddrInfo, clock, newthread, SocketError, sleep, start, tcp, type Tcp } from 'socket2'
 import { closing, echo, listener, pair, readAll, roundTrip, within } from './util.ts'
 
 // Every test here shares the one scheduler (`start()` waits for every live thread), and the
@@ -514,6 +514,30 @@ serial('a second concurrent accept rejects with ERR_SOCKET_BUSY and the first st
   const [s] = await within(first)
   closing(t, s)
   t.false(l.closed)
+})
+
+serial('a second connect while one is under way rejects ERR_SOCKET_BUSY and leaves the first alone', async (t) => {
+  const full = await fullListener(t) // its SYN is dropped: the first connect stays in progress
+  const other = await listener()
+  closing(t, other)
+  const c = tcp()
+  closing(t, c)
+  const expires = clock() + 0.3
+  const first = c.connect(full.localAddr(), expires)
+  t.false(await settlesAtOnce(first))
+  // What a name with two addresses gives; the second connect must not try them (a failure on
+  // the first would replace the socket the first connect waits on).
+  const two = new (AddrInfo as unknown as new (a: Address[], type: string, protocol: string) => AddrInfo)(
+    [full.localAddr(), other.localAddr()],
+    'tcp',
+    'tcp',
+  )
+  const e = await t.throwsAsync(within(c.connect(two)), { instanceOf: SocketError, code: 'ERR_SOCKET_BUSY' })
+  t.is(e?.syscall, 'connect')
+  await t.throwsAsync(within(c.connect(other.localAddr())), { instanceOf: SocketError, code: 'ERR_SOCKET_BUSY' })
+  // The first ends by its own deadline, never connected to `other`.
+  await t.throwsAsync(within(first), { instanceOf: SocketError, code: 'ETIMEDOUT' })
+  firedAtDeadline(t, expires)
 })
 
 serial('a second concurrent recv rejects with ERR_SOCKET_BUSY and no data is lost', async (t) => {

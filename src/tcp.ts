@@ -3,7 +3,7 @@
  */
 import native from './binding'
 import { Address, type AddressLike, resolveTarget } from './addr'
-import { argRange, argType, errnoException, type ErrorAddress, ioError } from './errors'
+import { argRange, argType, errnoException, type ErrorAddress, ioError, ownError } from './errors'
 import { AGAIN, attempt, completed, Op, WOULD_BLOCK } from './scheduler'
 import { BufferOp, checkExpires, kCreate, nativeAddress, openSocket, payload, sendOnce, sendSize, Socket, socketArgs, span } from './socket'
 
@@ -16,6 +16,12 @@ function isTarget(v: unknown): v is AddressLike {
 
 /** A TCP socket (a unix stream socket with family `'unix'`). Made by `tcp()` or `accept()`. */
 export class Tcp extends Socket {
+  /**
+   * Whether a connect is under way, its lookup included: a second one would try its addresses
+   * on the same OS socket, and on a failure replace that socket (`renew`) under the first.
+   */
+  #connecting = false
+
   /**
    * Listens: `listen(backlog?, address | host, port, flags?)`. Binds first (to `host, port`, or
    * `'*'` and any port) unless already bound, in which case the address is ignored. The backlog
@@ -70,8 +76,11 @@ export class Tcp extends Socket {
     }
     const deadline = checkExpires(expires)
     this.id('connect')
+    if (this.#connecting) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'connect'))
     const addrs = resolveTarget(target, port, 'tcp', this.family(), undefined)
-    return Array.isArray(addrs) ? this.#connect(addrs, deadline) : addrs.then((a) => this.#connect(a, deadline))
+    this.#connecting = true
+    const done = Array.isArray(addrs) ? this.#connect(addrs, deadline) : addrs.then((a) => this.#connect(a, deadline))
+    return done.finally(() => (this.#connecting = false))
   }
 
   async #connect(addrs: Address[], expires: number | undefined): Promise<void> {
