@@ -97,6 +97,27 @@ test.serial('start() rejects with the first error a thread throws, and that thre
   await t.throwsAsync(within(later.done), { is: late })
 })
 
+/** How `p` settles: `{ value }` or `{ error }` (which may be `undefined`). */
+function outcome(p: Promise<unknown>): Promise<{ value: unknown } | { error: unknown }> {
+  return within(p.then((value) => ({ value }), (error: unknown) => ({ error })))
+}
+
+test.serial('start() rejects even when a thread throws undefined, and does not resolve while others run', async (t) => {
+  const bad = newthread(async () => {
+    await sleep(0.01)
+    throw undefined
+  })
+  let otherEnded = false
+  const other = newthread(async () => {
+    await sleep(0.05)
+    otherEnded = true
+  })
+  t.deepEqual(await outcome(start()), { error: undefined })
+  t.false(otherEnded) // start() ended for the error, not because every thread had finished
+  t.deepEqual(await outcome(bad.done), { error: undefined })
+  await within(other.done)
+})
+
 test.serial('start() rejects with the error of a thread that throws synchronously while start() runs', async (t) => {
   const err = new TypeError('sync in child')
   let child: Thread | undefined

@@ -304,7 +304,7 @@ export class Thread {
         const r = runner
         if (r !== undefined) {
           this.done.catch(ignore) // start() reports it
-          r.finish(e)
+          r.fail(e)
         }
         throw e
       },
@@ -321,7 +321,10 @@ function ended(t: Thread): void {
 
 interface Runner {
   promise: Promise<void>
-  finish(e?: unknown): void
+  /** Resolves the run: every thread ended, `stop()`, or the timeout. */
+  finish(): void
+  /** Rejects the run with what a thread threw, whatever it is (`undefined` too). */
+  fail(e: unknown): void
 }
 let runner: Runner | undefined
 
@@ -383,17 +386,18 @@ export function start(timeout?: number): Promise<void> {
   }
   if (runner !== undefined) return runner.promise
   let timer: Timer | undefined
-  let finish!: (e?: unknown) => void
+  let settle!: (failed: boolean, e?: unknown) => void
   const promise = new Promise<void>((resolve, reject) => {
-    finish = (e?: unknown) => {
+    settle = (failed, e) => {
       if (runner?.promise !== promise) return
       runner = undefined
       timer?.cancel()
-      if (e === undefined) resolve()
-      else reject(e)
+      if (failed) reject(e)
+      else resolve()
     }
   })
-  runner = { promise, finish }
+  const finish = (): void => settle(false)
+  runner = { promise, finish, fail: (e) => settle(true, e) }
   for (const t of live) t.done.catch(ignore)
   if (live.size === 0) finish()
   else if (timeout !== undefined) timer = at(clock() + timeout, () => finish())
