@@ -64,6 +64,18 @@ test('so_linger is false on a fresh socket, and reads back seconds, 0 and false'
   t.is(s.getopt('so_linger'), false)
 })
 
+test('so_linger of a fraction of a second rounds up to 1 s: close stays graceful (FIN, not RST)', async (t) => {
+  const [c, s, l] = await pair()
+  t.teardown(() => [c, s, l].forEach((x) => x.close()))
+  c.setopt('so_linger', 0.5)
+  t.is(c.getopt('so_linger'), 1)
+  await within(c.send('bye'))
+  c.close()
+  const buf = new Uint8Array(16)
+  t.is(await within(s.recv(buf)), 3)
+  t.is(await within(s.recv(buf)), 0) // end of stream, not ECONNRESET
+})
+
 for (const name of ['so_rcvbuf', 'so_sndbuf']) {
   test(`${name} reads back at least the size set`, (t) => {
     const s = fresh(t)

@@ -23,9 +23,10 @@ pub enum OptionKind {
   Bool,
   /// A non-negative integer.
   Int,
-  /// A duration in seconds (fractions allowed); 0 means none.
+  /// A duration in seconds (fractions allowed, rounded up to what the OS keeps); 0 means none.
   Seconds,
-  /// Seconds to linger on close, or `false` for the default (no linger).
+  /// Seconds to linger on close (a fraction rounds up to a whole second), or `false` for the
+  /// default (no linger).
   Linger,
   /// Text: a device or algorithm name, an IPv4 address.
   Text,
@@ -136,8 +137,21 @@ fn secs(d: Option<Duration>) -> f64 {
   d.map_or(0.0, |d| d.as_secs_f64())
 }
 
-fn dur(v: f64) -> Option<Duration> {
-  (v > 0.0).then(|| Duration::from_secs_f64(v))
+/// `v` seconds rounded up to a whole `unit`, the granularity the OS keeps the option in: a
+/// positive value never becomes 0, which the OS reads as "none" (for `so_linger`, as "reset the
+/// connection on close"). Computed in whole nanoseconds, so an exact multiple stays itself.
+fn ceil_to(v: f64, unit: Duration) -> Duration {
+  // JavaScript passes 0..=2^31 seconds: at most 2^31 * 10^9 ns, well inside u64.
+  let ns = (v * 1e9).round() as u64;
+  let u = unit.as_nanos() as u64;
+  Duration::from_nanos(ns.div_ceil(u) * u)
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+
+/// A duration option's value: `v` seconds rounded up to `unit`, or none for 0.
+fn dur(v: f64, unit: Duration) -> Option<Duration> {
+  (v > 0.0).then(|| ceil_to(v, unit))
 }
 
 /// Sets one keepalive parameter without the side effect of socket2's `set_tcp_keepalive`, which
@@ -248,7 +262,8 @@ fn build() -> Vec<SockOpt> {
     "so_linger",
     Linger,
     |s| s.linger().map(|l| l.map_or(-1.0, |d| d.as_secs_f64())),
-    Some(|s, v| s.set_linger((v >= 0.0).then(|| Duration::from_secs_f64(v))))
+    // struct linger holds whole seconds.
+    Some(|s, v| s.set_linger((v >= 0.0).then(|| ceil_to(v, SECOND))))
   );
   row!(
     t,
@@ -293,7 +308,8 @@ fn build() -> Vec<SockOpt> {
     "so_rcvtimeo",
     Seconds,
     |s| s.read_timeout().map(secs),
-    Some(|s, v| s.set_read_timeout(dur(v)))
+    // A struct timeval: microseconds.
+    Some(|s, v| s.set_read_timeout(dur(v, Duration::from_micros(1))))
   );
   row!(
     t,
@@ -336,7 +352,7 @@ fn build() -> Vec<SockOpt> {
     "so_sndtimeo",
     Seconds,
     |s| s.write_timeout().map(secs),
-    Some(|s, v| s.set_write_timeout(dur(v)))
+    Some(|s, v| s.set_write_timeout(dur(v, Duration::from_micros(1))))
   );
   row!(
     t,
@@ -575,7 +591,8 @@ fn build() -> Vec<SockOpt> {
     |s| s.tcp_keepalive_time().map(|d| d.as_secs_f64()),
     Some(|s, v| keepalive_knob(
       s,
-      TcpKeepalive::new().with_time(Duration::from_secs_f64(v.max(1.0)))
+      // Whole seconds; 0 goes to the OS, which refuses it (EINVAL).
+      TcpKeepalive::new().with_time(ceil_to(v, SECOND))
     ))
   );
   row!(
@@ -585,10 +602,7 @@ fn build() -> Vec<SockOpt> {
     "tcp_keepintvl",
     Seconds,
     |s| s.tcp_keepalive_interval().map(|d| d.as_secs_f64()),
-    Some(|s, v| keepalive_knob(
-      s,
-      TcpKeepalive::new().with_interval(Duration::from_secs_f64(v.max(1.0)))
-    ))
+    Some(|s, v| keepalive_knob(s, TcpKeepalive::new().with_interval(ceil_to(v, SECOND))))
   );
   row!(
     t,
@@ -624,7 +638,8 @@ fn build() -> Vec<SockOpt> {
     "tcp_user_timeout",
     Seconds,
     |s| s.tcp_user_timeout().map(secs),
-    Some(|s, v| s.set_tcp_user_timeout(dur(v)))
+    // Milliseconds.
+    Some(|s, v| s.set_tcp_user_timeout(dur(v, Duration::from_millis(1))))
   );
   t
 }
@@ -721,6 +736,38 @@ mod tests {
     (find("tcp_keepcnt").unwrap().set.unwrap())(&s, 4.0).unwrap();
     assert!(!s.keepalive().unwrap());
     assert_eq!(s.tcp_keepalive_retries().unwrap(), 4);
+  }
+
+  #[test]
+  fn durations_round_up_to_the_os_unit() {
+    let ms = Duration::from_millis(1);
+    assert_eq!(ceil_to(0.5, SECOND), SECOND);
+    assert_eq!(ceil_to(1e-9, ms), ms);
+    assert_eq!(ceil_to(0.003, ms), 3 * ms); // an exact multiple stays itself
+    assert_eq!(
+      ceil_to(2.5, Duration::from_micros(1)),
+      Duration::from_millis(2500)
+    );
+    assert_eq!(ceil_to(0.0, SECOND), Duration::ZERO);
+    assert_eq!(dur(0.0, ms), None);
+  }
+
+  #[cfg(target_os = "linux")]
+  #[test]
+  fn small_positive_durations_keep_their_meaning() {
+    let s = open(Kind::Tcp, Family::Inet, 0).unwrap();
+    let set = |name: &str, v: f64| (find(name).unwrap().set.unwrap())(&s, v);
+    let get = |name: &str| (find(name).unwrap().get.unwrap())(&s).unwrap();
+    // Half a second of linger is a graceful close, not 0 (a reset).
+    set("so_linger", 0.5).unwrap();
+    assert_eq!(get("so_linger"), 1.0);
+    // A nanosecond of user timeout is a timeout, not 0 (none).
+    set("tcp_user_timeout", 1e-9).unwrap();
+    assert_eq!(get("tcp_user_timeout"), 0.001);
+    set("tcp_keepidle", 0.5).unwrap();
+    assert_eq!(get("tcp_keepidle"), 1.0);
+    // No keepalive time of 0: the kernel says so.
+    assert!(set("tcp_keepidle", 0.0).is_err());
   }
 
   #[test]
