@@ -1,6 +1,7 @@
 /**
  * The native binding's per-operation calls (plain Node-API callbacks, not napi-rs glue) refuse
- * bad arguments with a TypeError instead of reading memory they were not given. The public API
+ * bad arguments with a TypeError, and a byte range their buffer does not hold with EFAULT,
+ * instead of reading memory they were not given. The public API
  * validates first, so only direct use of the binding reaches these checks.
  */
 import test from 'ava'
@@ -16,6 +17,7 @@ const native = createRequire(import.meta.url)(join(import.meta.dirname, '..', 'b
 const badType = { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' }
 const UNKNOWN_ID = 0x7fffffff
 const EBADF = -constants.errno.EBADF
+const EFAULT = -constants.errno.EFAULT
 
 /** The native id of a public socket (an internal method). */
 function idOf(s: object): number {
@@ -49,16 +51,17 @@ test('recvFrom refuses a meta array that overlaps the buffer (two writers of one
   t.is(native.recvFrom(UNKNOWN_ID, whole.subarray(0, 100), 0, 100, whole.subarray(100, 230)), EBADF)
 })
 
-test('an unknown id is EBADF, and an empty or detached buffer is zero bytes, never a crash', (t) => {
+test('an unknown id is EBADF, and a range past a detached buffer is EFAULT, never a crash', (t) => {
   t.is(native.send(UNKNOWN_ID, Buffer.alloc(4), 0, 4), EBADF)
   t.is(native.recv(UNKNOWN_ID, new Uint8Array(0), 0, 0), EBADF)
   const detached = new Uint8Array(new ArrayBuffer(16))
   structuredClone(detached.buffer, { transfer: [detached.buffer] })
   t.is(detached.byteLength, 0)
-  t.is(native.recv(UNKNOWN_ID, detached, 0, 16), EBADF)
+  t.is(native.recv(UNKNOWN_ID, detached, 0, 16), EFAULT)
+  t.is(native.recv(UNKNOWN_ID, detached, 0, 0), EBADF)
 })
 
-test('offset and length past the end of the buffer are clamped to it, and a text length to the text', async (t) => {
+test('a range the buffer does not hold is refused with EFAULT and nothing is sent; so is a text length past the text', async (t) => {
   const a = udp()
   const b = udp()
   try {
@@ -66,19 +69,20 @@ test('offset and length past the end of the buffer are clamped to it, and a text
     await b.bind('127.0.0.1', 0)
     const wire = new Uint8Array(128)
     const to = wire.subarray(0, native.encodeAddress('inet', '127.0.0.1', a.localAddr().port, 0, wire))
-    // Asks for 100 bytes from offset 6 of an 8-byte buffer: 2 are sent.
-    t.is(native.sendTo(idOf(b), Buffer.from('abcdefgh'), 6, 100, to), 2)
-    const [n] = await within(a.recv(Buffer.alloc(16)))
-    t.is(n, 2)
-    t.is(native.sendTo(idOf(b), Buffer.from('abcdefgh'), 100, 100, to), 0)
-    t.is((await within(a.recv(Buffer.alloc(16))))[0], 0)
-    // sendText never sends more than the string holds, whatever length it is told.
-    t.is(native.sendText(idOf(b), 'abc', 100, to), 3)
-    t.is(native.sendText(idOf(b), 'xyz', 0xffffffff, to), 3)
-    for (const text of ['abc', 'xyz']) {
+    const data = Buffer.from('abcdefgh')
+    t.is(native.sendTo(idOf(b), data, 6, 100, to), EFAULT) // 100 bytes from offset 6 of 8
+    t.is(native.sendTo(idOf(b), data, 100, 0, to), EFAULT) // an offset past the end
+    t.is(native.sendTo(idOf(b), data, 0xffffffff, 0xffffffff, to), EFAULT) // no overflow
+    t.is(native.sendText(idOf(b), 'abc', 100, to), EFAULT)
+    t.is(native.sendText(idOf(b), 'xyz', 0xffffffff, to), EFAULT)
+    // The ranges the buffer holds, up to its very end, go.
+    t.is(native.sendTo(idOf(b), data, 8, 0, to), 0)
+    t.is(native.sendTo(idOf(b), data, 6, 2, to), 2)
+    t.is(native.sendText(idOf(b), 'abc', 3, to), 3)
+    for (const expected of ['', 'gh', 'abc']) {
       const got = Buffer.alloc(16)
       const [n] = await within(a.recv(got))
-      t.is(got.subarray(0, n).toString(), text)
+      t.is(got.subarray(0, n).toString(), expected)
     }
   } finally {
     a.close()
