@@ -283,6 +283,39 @@ test('addr(ai) and addrSync(ai) pass an AddrInfo through', async (t) => {
   t.is(addrSync(ai), ai)
 })
 
+test('new Address() refuses fields no socket address has: TypeError for a wrong type, RangeError out of range', (t) => {
+  const RANGE = { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' }
+  const make = (...a: unknown[]) => () => new (Address as unknown as new (...a: unknown[]) => Address)(...a)
+  t.throws(make('bogus', '127.0.0.1', 80), ARG)
+  t.throws(make('toString', '127.0.0.1', 80), ARG)
+  t.throws(make('inet', 2130706433, 80), ARG)
+  t.throws(make('inet', '127.0.0.1', '80'), ARG)
+  t.throws(make('inet', '127.0.0.1', 80n), ARG)
+  t.throws(make('inet', '127.0.0.1', 2 ** 32 + 80), RANGE) // not wrapped to port 80
+  t.throws(make('inet', '127.0.0.1', 80.7), RANGE)
+  t.throws(make('inet', '127.0.0.1', NaN), RANGE)
+  t.throws(make('inet', '127.0.0.1', -1), RANGE)
+  t.throws(make('inet6', '::1', 80, 'x'), ARG)
+  t.throws(make('inet6', '::1', 80, -1), RANGE)
+  t.throws(make('inet6', '::1', 80, 2 ** 32), RANGE)
+  t.is(new Address('inet6', 'fe80::1', 80, 3).toString(), '[fe80::1%3]:80')
+  t.is(new Address('inet', '127.0.0.1', 65535).port, 65535)
+})
+
+test('an object that only has the prototype of Address or AddrInfo is not taken for one', async (t) => {
+  const s = tcp()
+  t.teardown(() => s.close())
+  t.throws(() => s.connect(Object.create(Address.prototype)), ARG)
+  t.throws(() => s.connect(Object.create(AddrInfo.prototype)), ARG)
+})
+
+test('a host or service name with a NUL byte is refused with ERR_INVALID_ARG_VALUE, not looked up cut', async (t) => {
+  const VALUE = { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' }
+  t.throws(() => addr('localhost\0evil.example', 80, 'tcp'), VALUE)
+  t.throws(() => addrSync('127.0.0.1\0', 80, 'tcp'), VALUE)
+  t.throws(() => addr('localhost', 'http\0x', 'tcp'), VALUE)
+})
+
 test('bad arguments throw TypeError ERR_INVALID_ARG_TYPE synchronously', (t) => {
   const bad: unknown[][] = [
     ['127.0.0.1', 80], // type missing

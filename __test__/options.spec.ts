@@ -76,6 +76,17 @@ test('so_linger of a fraction of a second rounds up to 1 s: close stays graceful
   t.is(await within(s.recv(buf)), 0) // end of stream, not ECONNRESET
 })
 
+test('a text value with a NUL byte is refused with ERR_INVALID_ARG_VALUE (the OS would read up to it)', (t) => {
+  const s = fresh(t)
+  const u = udp()
+  t.teardown(() => u.close())
+  const bad = { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' }
+  t.throws(() => s.setopt('so_bindtodevice', 'lo\0junk'), bad)
+  t.throws(() => s.setopt('tcp_congestion', 'cubic\0'), bad)
+  t.throws(() => u.setopt('ip_add_membership', '224.0.0.251\0x'), bad)
+  t.throws(() => u.setopt('ip_add_membership', { multiaddr: '224.0.0.251', interface: '127.0.0.1\0' }), bad)
+})
+
 for (const name of ['so_rcvbuf', 'so_sndbuf']) {
   test(`${name} reads back at least the size set`, (t) => {
     const s = fresh(t)

@@ -289,6 +289,21 @@ test('an abstract name is spelled with a leading NUL too', async (t) => {
   t.pass()
 })
 
+test('a path with a NUL byte is refused with ERR_INVALID_ARG_VALUE (the OS would cut it there); an abstract name may hold NUL', async (t) => {
+  const [dir, cleanup] = tempDir()
+  t.teardown(cleanup)
+  const s = tcp('unix')
+  closing(t, s)
+  const bad = { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' }
+  t.throws(() => s.listen(join(dir, 'a\0b')), bad)
+  t.throws(() => s.connect(join(dir, 'a\0b')), bad)
+  t.throws(() => new Address('unix', join(dir, 'a\0b'), 0), bad)
+  t.deepEqual(readdirSync(dir), []) // nothing was created under the cut name
+  const name = '\0' + abstractName().slice(1) + '\0tail'
+  await within(s.listen(name))
+  t.is(s.localAddr().address, name)
+})
+
 test('abstract datagram sockets exchange datagrams and report abstract senders', async (t) => {
   const [na, nb] = [abstractName(), abstractName()]
   const a = udp('unix')

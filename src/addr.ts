@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net'
 import native, { constants } from './binding'
-import { argType, errnoException, lookupError, ownError, SocketError } from './errors'
+import { argRange, argType, argValue, errnoException, lookupError, ownError, SocketError } from './errors'
 
 export type SocketType = 'tcp' | 'udp' | 'raw'
 export type Family = 'inet' | 'inet6' | 'unix'
@@ -47,6 +47,20 @@ const socktypes: Record<SocketType, number> = { tcp: c.sockStream, udp: c.sockDg
 const socktypeNames = new Map(Object.entries(socktypes).map(([k, v]) => [v, k as SocketType]))
 const afs: Record<'inet' | 'inet6', number> = { inet: c.afInet, inet6: c.afInet6 }
 
+/** Throws TypeError unless `v` is a number, RangeError unless an integer from 0 to `max`. */
+function checkUint(name: string, v: unknown, max: number): void {
+  if (typeof v !== 'number') throw argType(name, 'an integer', v)
+  if (!(Number.isInteger(v) && v >= 0 && v <= max)) throw argRange(name, `an integer from 0 to ${max}`, v)
+}
+
+/**
+ * Throws ERR_INVALID_ARG_VALUE for a NUL byte in `s`: the OS would read the text only up to it.
+ * A Linux abstract socket name (`abstract`: one that starts with NUL) may hold any byte.
+ */
+export function noNul(name: string, s: string, abstract = false): void {
+  if (s.includes('\0') && !(abstract && s.startsWith('\0'))) throw argValue(name, 'a string without NUL bytes', s)
+}
+
 /** Room for the longest wire form: a tag byte and a unix path. */
 export const WIRE_MAX = 128
 
@@ -58,6 +72,7 @@ export class Address {
   /** The wire form for the native side, computed once (see `wire()`). */
   #wire: Uint8Array | undefined
 
+  /** Throws TypeError/RangeError for a field no socket address can have. */
   constructor(
     /** `'inet'`, `'inet6'` or `'unix'`. */
     readonly family: Family,
@@ -67,7 +82,23 @@ export class Address {
     readonly port: number,
     /** The IPv6 scope id (link-local addresses), else 0. */
     readonly scopeId = 0,
-  ) {}
+  ) {
+    // Cheap enough for every accepted connection; a wrong field would otherwise be converted
+    // silently by the binding (a port wrapped modulo 2^32, a family ignored).
+    if (family !== 'inet' && family !== 'inet6' && family !== 'unix') throw argType('family', "'inet', 'inet6' or 'unix'", family)
+    if (typeof address !== 'string') throw argType('address', 'a string', address)
+    if (family === 'unix') noNul('address', address, true)
+    checkUint('port', port, 65535)
+    checkUint('scopeId', scopeId, 0xffffffff)
+  }
+
+  /**
+   * @internal Whether `v` was made by this constructor: an object that only has Address's
+   * prototype (`Object.create`) would pass `instanceof` and then fail on the private field.
+   */
+  static is(v: unknown): v is Address {
+    return typeof v === 'object' && v !== null && #wire in v
+  }
 
   /**
    * @internal The compact byte form a datagram's destination crosses to the native side in,
@@ -127,6 +158,11 @@ export class AddrInfo {
     this.#canonname = canonname
     this.#head = head ?? this
     this.#i = i
+  }
+
+  /** @internal Whether `v` was made by this constructor (see `Address.is`). */
+  static is(v: unknown): v is AddrInfo {
+    return typeof v === 'object' && v !== null && #head in v
   }
 
   /** Throws ERR_ADDR_FREED once the list is freed. */
@@ -259,7 +295,11 @@ function hostOf(host: unknown, family: Family): string {
   }
   if (host === undefined || host === null || host === '*') return v6 ? '::' : '0.0.0.0'
   if (host === false) return v6 ? '::1' : '127.0.0.1'
-  if (typeof host === 'string' && host.length > 0) return host
+  if (typeof host === 'string' && host.length > 0) {
+    // A unix path is checked as the Address it becomes (an abstract name may hold NUL).
+    if (family !== 'unix') noNul('host', host)
+    return host
+  }
   throw argType('host', "a host name, an IP address, '*', false or a path", host)
 }
 
@@ -269,7 +309,10 @@ function portOf(port: unknown): number | string {
   if (typeof port === 'number' && Number.isInteger(port) && port >= 0 && port <= 65535) return port
   if (typeof port === 'string' && /^\d+$/.test(port) && Number(port) <= 65535) return Number(port)
   // A name, not a number in disguise: '-1' and '70000' are refused like -1 and 70000.
-  if (typeof port === 'string' && port.length > 0 && !/^[-+]?\d+$/.test(port)) return port
+  if (typeof port === 'string' && port.length > 0 && !/^[-+]?\d+$/.test(port)) {
+    noNul('port', port)
+    return port
+  }
   throw argType('port', 'an integer from 0 to 65535 or a service name', port)
 }
 
@@ -355,7 +398,7 @@ type AddrArgs =
     ]
 
 function isAddrInfo(v: unknown): v is AddrInfo {
-  return v instanceof AddrInfo
+  return AddrInfo.is(v)
 }
 
 /**
@@ -410,7 +453,7 @@ export function resolveTarget(
   family: Family,
   flags: unknown,
 ): Promise<Address[]> | Address[] {
-  if (target instanceof Address) return [target]
+  if (Address.is(target)) return [target]
   if (isAddrInfo(target)) {
     if (target.freed) throw ownError('ERR_ADDR_FREED')
     return addresses(target)

@@ -93,7 +93,7 @@ export class Datagram extends Socket {
     if (busy !== undefined) return busy
     const out = payload(data, maxlen)
     if (target === undefined) return this.#send(id, out, len, undefined, deadline)
-    if (target instanceof Address) return this.#send(id, out, len, target, deadline)
+    if (Address.is(target)) return this.#send(id, out, len, target, deadline)
     const addrs = resolveTarget(target, port, this.type(), this.family(), undefined)
     return Array.isArray(addrs)
       ? this.#send(id, out, len, addrs[0], deadline)

@@ -120,21 +120,39 @@ export function lookupError(code: string, errno: number, host?: string): SocketE
 
 function describe(v: unknown): string {
   if (v === null) return 'null'
-  if (typeof v === 'string') return `'${v.length > 40 ? v.slice(0, 40) + '...' : v}' (string)`
-  if (typeof v === 'object' || typeof v === 'function') return `an instance of ${v.constructor?.name ?? 'Object'}`
+  if (typeof v === 'string') return `'${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '...' : v).slice(1, -1)}' (string)`
+  if (typeof v === 'object' || typeof v === 'function') {
+    // A revoked Proxy, or a getter that throws, must not replace the error being reported.
+    try {
+      return `an instance of ${v.constructor?.name ?? 'Object'}`
+    } catch {
+      return 'an object'
+    }
+  }
   return `${String(v)} (${typeof v})`
 }
 
-/** `Expected <arg> to be <what>, got <value> (type)`, as a TypeError with code ERR_INVALID_ARG_TYPE. */
-export function argType(name: string, what: string, got: unknown): TypeError {
-  const e = new TypeError(`Expected \`${name}\` to be ${what}, got ${describe(got)}`)
-  Object.defineProperty(e, 'code', { value: 'ERR_INVALID_ARG_TYPE', enumerable: true })
+/** `Expected <arg> to be <what>, got <value>`, as `Kind` with Node's `code`. */
+function argError<E extends Error>(Kind: new (message: string) => E, code: string, name: string, what: string, got: unknown): E {
+  const e = new Kind(`Expected \`${name}\` to be ${what}, got ${describe(got)}`)
+  Object.defineProperty(e, 'code', { value: code, enumerable: true })
   return e
 }
 
-/** `Expected <arg> to be <what>, got <value>`, as a RangeError with code ERR_OUT_OF_RANGE. */
+/** A TypeError with code ERR_INVALID_ARG_TYPE: the argument is of the wrong type. */
+export function argType(name: string, what: string, got: unknown): TypeError {
+  return argError(TypeError, 'ERR_INVALID_ARG_TYPE', name, what, got)
+}
+
+/**
+ * A TypeError with code ERR_INVALID_ARG_VALUE: the type is right, the value is not (a path with
+ * a NUL byte).
+ */
+export function argValue(name: string, what: string, got: unknown): TypeError {
+  return argError(TypeError, 'ERR_INVALID_ARG_VALUE', name, what, got)
+}
+
+/** A RangeError with code ERR_OUT_OF_RANGE. */
 export function argRange(name: string, what: string, got: unknown): RangeError {
-  const e = new RangeError(`Expected \`${name}\` to be ${what}, got ${describe(got)}`)
-  Object.defineProperty(e, 'code', { value: 'ERR_OUT_OF_RANGE', enumerable: true })
-  return e
+  return argError(RangeError, 'ERR_OUT_OF_RANGE', name, what, got)
 }

@@ -3,6 +3,7 @@
  * option table: booleans, integers, seconds, `so_linger` as seconds or `false`, text (device and
  * algorithm names, addresses), and multicast memberships.
  */
+import { noNul } from './addr'
 import native from './binding'
 import { argRange, argType, errnoException, SocketError } from './errors'
 
@@ -56,13 +57,19 @@ function row(name: unknown): Row & { name: string } {
 function encodeText(r: Row & { name: string }, value: unknown): string {
   if (r.kind === 'string') {
     if (typeof value !== 'string') throw argType(r.name, 'a string', value)
+    // The OS would read a device or algorithm name only up to a NUL.
+    noNul(r.name, value)
     return value
   }
-  if (typeof value === 'string') return value
+  if (typeof value === 'string') {
+    noNul(r.name, value)
+    return value
+  }
   const m = value as Membership | null
   if (typeof m !== 'object' || m === null || typeof m.multiaddr !== 'string') {
     throw argType(r.name, 'a group address or { multiaddr, interface? }', value)
   }
+  noNul(`${r.name}.multiaddr`, m.multiaddr)
   if (m.interface === undefined) return m.multiaddr
   // IPv4 names the interface by its address, IPv6 by its index.
   if (r.name.startsWith('ipv6_')) {
@@ -71,6 +78,8 @@ function encodeText(r: Row & { name: string }, value: unknown): string {
     }
   } else if (typeof m.interface !== 'string') {
     throw argType(`${r.name}.interface`, "the interface's IPv4 address", m.interface)
+  } else {
+    noNul(`${r.name}.interface`, m.interface)
   }
   return `${m.multiaddr}|${m.interface}`
 }
