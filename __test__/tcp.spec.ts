@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { readdirSync } from 'node:fs'
+import { runInNewContext } from 'node:vm'
 import test, { type ExecutionContext } from 'ava'
 import { Address, AddrInfo, clock, newthread, SocketError, sleep, start, tcp, type Tcp } from 'socket2'
 import { closing, echo, listener, pair, readAll, roundTrip, within } from './util.ts'
@@ -642,6 +643,31 @@ serial('send throws TypeError/RangeError synchronously for bad data, maxlen and 
   t.throws(() => c.send(data, undefined, NaN), badType)
   c.shutdown('w')
   t.is((await within(readAll(s))).length, 0)
+})
+
+serial('what is not a real Uint8Array is refused with ERR_INVALID_ARG_TYPE; one from another realm is taken', async (t) => {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  const fake = [
+    new Proxy(new Uint8Array(8), {}), // passes instanceof, holds no typed array itself
+    Object.setPrototypeOf({}, Uint8Array.prototype),
+    new Uint16Array(4),
+    new DataView(new ArrayBuffer(8)),
+  ]
+  for (const f of fake) {
+    t.throws(() => c.send(f as never), badType)
+    t.throws(() => c.recv(f as never), badType)
+  }
+  const { proxy, revoke } = Proxy.revocable({}, {})
+  revoke() // even describing it in the message throws
+  t.throws(() => c.send(proxy as never), badType)
+  // A Uint8Array made in another realm (vm, a test runner's sandbox) is a Uint8Array.
+  const foreign = runInNewContext('new Uint8Array([104, 105])') as Uint8Array
+  t.false(foreign instanceof Uint8Array)
+  t.is(await within(c.send(foreign)), 2)
+  const into = runInNewContext('new Uint8Array(8)') as Uint8Array
+  t.is(await within(s.recv(into)), 2)
+  t.is(Buffer.from(into.subarray(0, 2)).toString(), 'hi')
 })
 
 serial('connect throws TypeError synchronously for bad host, port and expires', (t) => {

@@ -4,6 +4,7 @@
  */
 import { lstatSync, unlinkSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { isUint8Array } from 'node:util/types'
 import native from './binding'
 import { Address, type AddressLike, type Family, familyOf, type Protocol, protocolName, protocolOf, protocols, resolveTarget, type SocketType } from './addr'
 import { argRange, argType, errnoException, ownError } from './errors'
@@ -21,8 +22,19 @@ export function checkExpires(expires: unknown): number | undefined {
 
 /** Validates `buf` and `maxlen` for recv/send; returns the byte count to use. */
 export function span(buf: unknown, maxlen: unknown, what: string): number {
-  if (!(buf instanceof Uint8Array)) throw argType(what, 'a Uint8Array or Buffer', buf)
+  if (!isBytes(buf)) throw argType(what, 'a Uint8Array or Buffer', buf)
   return counted(buf.byteLength, maxlen)
+}
+
+/**
+ * Whether `b` is a real Uint8Array (a Buffer is one). The common case passes the first test,
+ * which compiles to two type checks. A Proxy, or an object given Uint8Array's prototype, has no
+ * typed array inside: `isView` is false, and `instanceof` (which a revoked Proxy would make
+ * throw) is not reached. An array of another realm (`vm`, a test runner's sandbox) fails
+ * `instanceof` and is recognised by its internal type.
+ */
+function isBytes(b: unknown): b is Uint8Array {
+  return (ArrayBuffer.isView(b) && b instanceof Uint8Array) || isUint8Array(b)
 }
 
 /** Validates `maxlen` against data of `size` bytes; returns the byte count to use. */
