@@ -15,13 +15,14 @@ function isTarget(v: unknown): v is AddressLike {
 }
 
 /** A TCP socket (a unix stream socket with family `'unix'`). Made by `tcp()` or `accept()`. */
-export class Tcp extends Socket {
-  /**
-   * Whether a connect is under way, its lookup included: a second one would try its addresses
-   * on the same OS socket, and on a failure replace that socket (`renew`) under the first.
-   */
-  #connecting = false
+/**
+ * The sockets a connect is under way on, its lookup included: a second connect would try its
+ * addresses on the same OS socket, and on a failure replace that socket (`renew`) under the
+ * first. A set rather than a field: an idle socket pays nothing for it.
+ */
+const connecting = new WeakSet<Tcp>()
 
+export class Tcp extends Socket {
   /**
    * Listens: `listen(backlog?, address | host, port, flags?)`. Binds first (to `host, port`, or
    * `'*'` and any port) unless already bound, in which case the address is ignored. The backlog
@@ -76,11 +77,11 @@ export class Tcp extends Socket {
     }
     const deadline = checkExpires(expires)
     this.id('connect')
-    if (this.#connecting) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'connect'))
+    if (connecting.has(this)) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'connect'))
     const addrs = resolveTarget(target, port, 'tcp', this.family(), undefined)
-    this.#connecting = true
+    connecting.add(this)
     const done = Array.isArray(addrs) ? this.#connect(addrs, deadline) : addrs.then((a) => this.#connect(a, deadline))
-    return done.finally(() => (this.#connecting = false))
+    return done.finally(() => connecting.delete(this))
   }
 
   async #connect(addrs: Address[], expires: number | undefined): Promise<void> {
