@@ -116,7 +116,7 @@ test('a program stays alive while it waits in accept and then in recv, and exits
   }
 })
 
-for (const mode of ['unawaited', 'start']) {
+for (const mode of ['unawaited', 'start', 'after-run', 'second']) {
   test(`a thread's error is never dropped: the program exits non-zero and prints it (${mode})`, async (t) => {
     const c = run('thread-error.mjs', mode)
     try {

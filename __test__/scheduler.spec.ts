@@ -118,6 +118,14 @@ test.serial('start() rejects even when a thread throws undefined, and does not r
   await within(other.done)
 })
 
+test.serial('start() called inside a thread waits for that thread too: it ends by its timeout, without a crash', async (t) => {
+  const th = newthread(async () => {
+    await start(0.05)
+    return 'after'
+  })
+  t.is(await within(th.done), 'after')
+})
+
 test.serial('start() rejects with the error of a thread that throws synchronously while start() runs', async (t) => {
   const err = new TypeError('sync in child')
   let child: Thread | undefined

@@ -293,7 +293,9 @@ export class Thread {
     }
     // A derived promise, not an async wrapper: a parked thread then costs its own frame only.
     // `result` is handled here; `done` rejects on its own, so an error nobody awaits still
-    // surfaces as an unhandled rejection unless start() takes it.
+    // surfaces as an unhandled rejection unless a start() running when it is thrown takes it.
+    // That is decided here, when it is thrown, and nowhere earlier: a run that ended (by its
+    // timeout, stop(), or an earlier error) takes nothing.
     this.done = result.then(
       (v) => {
         ended(this)
@@ -341,9 +343,7 @@ function ignore(): void {}
  */
 export function newthread<A extends unknown[]>(fn: (...args: A) => unknown, ...args: A): Thread {
   if (typeof fn !== 'function') throw argType('fn', 'a function', fn)
-  const t = new Thread(() => fn(...args))
-  if (runner !== undefined) t.done.catch(ignore)
-  return t
+  return new Thread(() => fn(...args))
 }
 
 /**
@@ -377,8 +377,9 @@ export function poll(timeout?: number): Promise<boolean> {
 
 /**
  * Runs until every thread has finished, `stop()` is called, or `timeout` seconds pass.
- * Rejects with the first error thrown by a thread while it runs. A `start()` during another
- * returns the running one.
+ * Rejects with the first error thrown by a thread while it runs; errors thrown after it ended
+ * surface on their threads as usual. A `start()` during another returns the running one. A
+ * thread that awaits `start()` waits for itself: only the timeout or `stop()` ends that run.
  */
 export function start(timeout?: number): Promise<void> {
   if (timeout !== undefined && (typeof timeout !== 'number' || Number.isNaN(timeout))) {
@@ -398,7 +399,6 @@ export function start(timeout?: number): Promise<void> {
   })
   const finish = (): void => settle(false)
   runner = { promise, finish, fail: (e) => settle(true, e) }
-  for (const t of live) t.done.catch(ignore)
   if (live.size === 0) finish()
   else if (timeout !== undefined) timer = at(clock() + timeout, () => finish())
   return promise
