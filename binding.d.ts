@@ -88,6 +88,13 @@ export interface Constants {
   indexMask: number
 }
 
+/**
+ * Drains the poller now, for a deadline about to fire: libuv runs timers before it polls, so
+ * when the loop was busy, readiness that came before the deadline is still undispatched, and
+ * its operation would time out with its data unread. As `redrain`, without the time bound.
+ */
+export declare function drainNow(): number
+
 /** Writes the wire form of an address given as text into `out`: its length, or `-errno`. */
 export declare function encodeAddress(family: string, address: string, port: number, scopeId: number, out: Uint8Array): number
 

@@ -841,6 +841,7 @@ module.exports.bind = nativeBinding.bind
 module.exports.close = nativeBinding.close
 module.exports.connect = nativeBinding.connect
 module.exports.constants = nativeBinding.constants
+module.exports.drainNow = nativeBinding.drainNow
 module.exports.encodeAddress = nativeBinding.encodeAddress
 module.exports.fd = nativeBinding.fd
 module.exports.finishConnect = nativeBinding.finishConnect

@@ -358,6 +358,22 @@ serial('recv deadline fires when no data comes: ETIMEDOUT, socket closed, peer s
   t.is(await within(s.recv(new Uint8Array(16))), 0)
 })
 
+serial('data that came before the deadline is received even when the loop was busy past it: no ETIMEDOUT, no reset', async (t) => {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  const buf = new Uint8Array(64)
+  const got = c.recv(buf, undefined, clock() + 0.05)
+  await within(s.send('in time'))
+  // Busy past the deadline: libuv then runs the timer before it polls for the data.
+  const until = Date.now() + 100
+  while (Date.now() < until);
+  const n = await within(got)
+  t.is(Buffer.from(buf.subarray(0, n)).toString(), 'in time')
+  t.false(c.closed)
+  await within(c.send('ok'))
+  t.is(await within(s.recv(buf)), 2) // the peer was not reset
+})
+
 serial('recv deadline does not fire when data comes in time', async (t) => {
   const [c, s, l] = await pair()
   closing(t, c, s, l)

@@ -108,6 +108,16 @@ function redrain(): void {
   if (n !== 0) dispatch(n)
 }
 
+/**
+ * Dispatches the readiness the poller holds now, for a deadline about to fire: libuv runs
+ * timers before it polls, so after a busy stretch an operation whose data (or room, or
+ * connection) came before its deadline would otherwise time out with it unread.
+ */
+function catchUp(): void {
+  const n = native.drainNow()
+  if (n !== 0) dispatch(n)
+}
+
 /** The poller failed: rejects every waiting operation and `poll()` with its error. */
 function fail(errno: number): void {
   broken = errno
@@ -211,6 +221,9 @@ export class Io {
   }
 
   private expire(dir: 0 | 1, op: Op<unknown>): void {
+    // What came before the deadline completes the operation, even if the loop was too busy to
+    // dispatch it in time; then the op is no longer parked here.
+    catchUp()
     if (this.take(dir) !== op) return
     op.reject(timeoutError(op.syscall))
     op.sock.close()
