@@ -78,22 +78,26 @@ export class Tcp extends Socket {
     const deadline = checkExpires(expires)
     this.id('connect')
     if (connecting.has(this)) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'connect'))
-    const addrs = resolveTarget(target, port, 'tcp', this.family(), undefined)
-    connecting.add(this)
-    const done = Array.isArray(addrs) ? this.#connect(addrs, deadline) : addrs.then((a) => this.#connect(a, deadline))
-    return done.finally(() => connecting.delete(this))
+    return this.#connect(resolveTarget(target, port, 'tcp', this.family(), undefined), deadline)
   }
 
-  async #connect(addrs: Address[], expires: number | undefined): Promise<void> {
-    let last: Error | undefined
-    for (const a of addrs) {
-      if (last !== undefined) this.renew()
-      let e = native.connect(this.id('connect'), a.family, a.address, a.port, a.scopeId)
-      if (e === WOULD_BLOCK) e = await this.io.park(1, new ConnectOp(this), expires)
-      if (e === 0) return
-      last = errnoException(-e, 'connect', a)
+  /** Tries each address in turn; marked as connecting from its synchronous start to its end. */
+  async #connect(target: Address[] | Promise<Address[]>, expires: number | undefined): Promise<void> {
+    connecting.add(this)
+    try {
+      const addrs = Array.isArray(target) ? target : await target
+      let last: Error | undefined
+      for (const a of addrs) {
+        if (last !== undefined) this.renew()
+        let e = native.connect(this.id('connect'), a.family, a.address, a.port, a.scopeId)
+        if (e === WOULD_BLOCK) e = await this.io.park(1, new ConnectOp(this), expires)
+        if (e === 0) return
+        last = errnoException(-e, 'connect', a)
+      }
+      throw last
+    } finally {
+      connecting.delete(this)
     }
-    throw last
   }
 
   /**
