@@ -14,7 +14,6 @@ function isTarget(v: unknown): v is AddressLike {
   return typeof v === 'object' && v !== null
 }
 
-/** A TCP socket (a unix stream socket with family `'unix'`). Made by `tcp()` or `accept()`. */
 /**
  * The sockets a connect is under way on, its lookup included: a second connect would try its
  * addresses on the same OS socket, and on a failure replace that socket (`renew`) under the
@@ -22,6 +21,7 @@ function isTarget(v: unknown): v is AddressLike {
  */
 const connecting = new WeakSet<Tcp>()
 
+/** A TCP socket (a unix stream socket with family `'unix'`). Made by `tcp()` or `accept()`. */
 export class Tcp extends Socket {
   /**
    * Listens: `listen(backlog?, address | host, port, flags?)`. Binds first (to `host, port`, or
