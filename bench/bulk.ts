@@ -4,7 +4,7 @@
  */
 import { createServer, connect, type Socket } from 'node:net'
 import { newthread, tcp } from 'socket2'
-import { HOST, now, RECV_BUF } from './harness'
+import { HOST, listenNode, now, RECV_BUF } from './harness'
 
 const CHUNK = 65536
 
@@ -53,8 +53,7 @@ export async function nodeBulk(seconds: number, reader: 'data' | 'onread'): Prom
     s.on('drain', pump)
     pump()
   })
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve))
-  const { port } = server.address() as { port: number }
+  const port = await listenNode(server)
   let bytes = 0
   await new Promise<void>((resolve, reject) => {
     const onread = {

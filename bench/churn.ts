@@ -4,7 +4,7 @@
  */
 import { createServer, connect } from 'node:net'
 import { newthread, type SocketError, start, tcp, type Tcp } from 'socket2'
-import { HOST, MSG, now, RECV_BUF } from './harness'
+import { HOST, listenNode, MSG, now, RECV_BUF } from './harness'
 
 export async function socket2Churn(inflight: number, seconds: number): Promise<number[]> {
   const server = tcp()
@@ -65,8 +65,7 @@ export async function nodeChurn(inflight: number, seconds: number): Promise<numb
     s.setNoDelay(true)
     s.on('data', (d) => s.write(d))
   })
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve))
-  const { port } = server.address() as { port: number }
+  const port = await listenNode(server)
   const msg = Buffer.alloc(MSG)
   let done = 0
   const t0 = now()

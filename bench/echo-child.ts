@@ -3,9 +3,9 @@
  * `echo-child.ts socket2|node` listens on an ephemeral port, prints it, and echoes every
  * connection as the in-process ping-pong's servers do, until its stdin ends.
  */
-import { type AddressInfo, createServer } from 'node:net'
+import { createServer } from 'node:net'
 import { newthread, tcp } from 'socket2'
-import { HOST } from './harness'
+import { HOST, listenNode } from './harness'
 import { nodeEcho, socket2Echo } from './pingpong'
 
 async function listen(lib: string | undefined): Promise<number> {
@@ -19,8 +19,7 @@ async function listen(lib: string | undefined): Promise<number> {
   }
   if (lib === 'node') {
     const server = createServer(nodeEcho)
-    await new Promise<void>((resolve) => server.listen(0, HOST, resolve))
-    return (server.address() as AddressInfo).port
+    return listenNode(server)
   }
   throw new Error('usage: echo-child.ts socket2|node')
 }

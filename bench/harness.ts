@@ -2,6 +2,7 @@
  * What every workload shares: the run length, interleaved rounds with medians, and the row
  * that ends up in the table and in results.json.
  */
+import { type AddressInfo, type Server } from 'node:net'
 import { performance } from 'node:perf_hooks'
 
 export const quick = process.argv.includes('--quick')
@@ -22,6 +23,12 @@ export const MSG = 64
 export const RECV_BUF = 65536
 /** Every server listens here; a fresh port per run. */
 export const HOST = '127.0.0.1'
+
+/** Makes a node:net server listen on HOST and an ephemeral port; returns the port. */
+export async function listenNode(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve))
+  return (server.address() as AddressInfo).port
+}
 
 /** Monotonic seconds. */
 export function now(): number {

@@ -9,7 +9,7 @@
 import { once } from 'node:events'
 import { createServer, connect, type Socket } from 'node:net'
 import { newthread, tcp, type Tcp } from 'socket2'
-import { HOST, RECV_BUF } from './harness'
+import { HOST, listenNode, RECV_BUF } from './harness'
 
 /** Connections opened at a time: well inside the listen backlog. */
 const BATCH = 250
@@ -48,8 +48,7 @@ async function nodePairs(pairs: number, open: boolean): Promise<void> {
     echo(s)
     if (++accepted === pairs) allAccepted()
   })
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve))
-  const { port } = server.address() as { port: number }
+  const port = await listenNode(server)
   for (let i = 0; i < pairs; i += BATCH) {
     const clients = Array.from({ length: Math.min(BATCH, pairs - i) }, () => echo(connect(port, HOST)))
     await Promise.all(clients.map((c) => once(c, 'connect')))

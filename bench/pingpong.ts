@@ -3,9 +3,9 @@
  * Reports round trips/s and process CPU µs per round trip (user + system, every thread; with
  * the servers in another process, the clients' only).
  */
-import { type AddressInfo, createServer, connect, type Server, type Socket } from 'node:net'
+import { createServer, connect, type Socket } from 'node:net'
 import { newthread, tcp, type Tcp } from 'socket2'
-import { HOST, MSG, now, RECV_BUF } from './harness'
+import { HOST, listenNode, MSG, now, RECV_BUF } from './harness'
 
 /** socket2's echo server for one connection: a thread per connection. */
 export async function socket2Echo(s: Tcp): Promise<void> {
@@ -68,8 +68,8 @@ export async function socket2PingPong(conns: number, seconds: number, port?: num
 
 /** node:net written the usual way: setNoDelay(true), echo in the 'data' handler. */
 export async function nodePingPong(conns: number, seconds: number, port?: number): Promise<number[]> {
-  const server = port === undefined ? await listening(createServer(nodeEcho)) : undefined
-  const target = port ?? (server!.address() as AddressInfo).port
+  const server = port === undefined ? createServer(nodeEcho) : undefined
+  const target = server === undefined ? (port as number) : await listenNode(server)
   const msg = Buffer.alloc(MSG)
   let trips = 0
   let t0 = 0
@@ -108,11 +108,6 @@ export async function nodePingPong(conns: number, seconds: number, port?: number
   const result = [trips / (now() - t0), cpuMicros(cpu0) / trips]
   if (server !== undefined) await new Promise((resolve) => server.close(resolve))
   return result
-}
-
-async function listening(server: Server): Promise<Server> {
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve))
-  return server
 }
 
 function cpuMicros(since: NodeJS.CpuUsage): number {
