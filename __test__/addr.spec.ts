@@ -316,7 +316,26 @@ test('a host or service name with a NUL byte is refused with ERR_INVALID_ARG_VAL
   t.throws(() => addr('localhost', 'http\0x', 'tcp'), VALUE)
 })
 
+test('a literal named again is answered as the first time, for every type, family, protocol and flag', (t) => {
+  const describe = (ai: AddrInfo) => [ai.toString(), ai.type(), ai.family(), ai.protocol(), ai.name(), ai.next()]
+  const cases: [Parameters<typeof addrSync>, unknown[]][] = [
+    [['127.0.0.1', 80, 'tcp'], ['127.0.0.1:80', 'tcp', 'inet', 'tcp', undefined, null]],
+    [['127.0.0.1', 80, 'udp'], ['127.0.0.1:80', 'udp', 'inet', 'udp', undefined, null]],
+    [['127.0.0.1', 80, 'raw'], ['127.0.0.1:80', 'raw', 'inet', undefined, undefined, null]],
+    [['127.0.0.1', 80, 'tcp', 'inet', 'udp'], ['127.0.0.1:80', 'tcp', 'inet', 'udp', undefined, null]],
+    [['127.0.0.1', 80, 'tcp', 'inet', undefined, 'canonname'], ['127.0.0.1:80', 'tcp', 'inet', 'tcp', '127.0.0.1', null]],
+    [['127.0.0.1', 81, 'tcp'], ['127.0.0.1:81', 'tcp', 'inet', 'tcp', undefined, null]],
+    [['::1', 80, 'udp', 'inet6'], ['[::1]:80', 'udp', 'inet6', 'udp', undefined, null]],
+  ]
+  for (const [args, want] of cases) {
+    // The second answer comes from the remembered entry (see knownLiteral in src/addr.ts).
+    for (let i = 0; i < 2; i++) t.deepEqual(describe(addrSync(...args)), want, args.map(String).join(', '))
+  }
+})
+
 test('bad arguments throw TypeError ERR_INVALID_ARG_TYPE synchronously', (t) => {
+  // Remembered first, so each bad call below also meets the shortcut for a known literal.
+  addrSync('127.0.0.1', 80, 'tcp')
   const bad: unknown[][] = [
     ['127.0.0.1', 80], // type missing
     ['127.0.0.1', 80, undefined],
