@@ -319,8 +319,6 @@ function portOf(port: unknown): number | string {
  * path, the common case, which makes no query object), else the query for getaddrinfo.
  */
 function answer(host: unknown, port: unknown, type: unknown, family: unknown, protocol: unknown, flags: unknown): AddrInfo | Query {
-  const known = knownLiteral(host, port, type, family, protocol, flags)
-  if (known !== undefined) return known
   const t = typeOf(type)
   const f = familyOf(family)
   const proto = protocolOf(protocol)
@@ -357,7 +355,8 @@ const LITERALS_MAX = 256
  * The answer for a TCP or UDP IP literal answered lately with the same port and family and no
  * protocol or flags, else undefined. A program that keeps naming its peer takes this path on
  * every call, and it checks nothing: each argument equals one that was checked when the entry
- * was made. (The full checks cost about a third of a literal's answer.)
+ * was made. (The full checks cost about a third of a literal's answer.) Callers try it before
+ * `answer()`.
  */
 function knownLiteral(host: unknown, port: unknown, type: unknown, family: unknown, protocol: unknown, flags: unknown): AddrInfo | undefined {
   if (typeof host !== 'string' || protocol !== undefined || flags !== undefined || (type !== 'tcp' && type !== 'udp')) return undefined
@@ -436,6 +435,9 @@ function isAddrInfo(v: unknown): v is AddrInfo {
  */
 export function addr(...args: AddrArgs): Promise<AddrInfo>
 export function addr(host?: unknown, port?: unknown, type?: unknown, family?: unknown, protocol?: unknown, flags?: unknown): Promise<AddrInfo> {
+  // First, and apart from the other forms: JIT feedback from name lookups then cannot slow it.
+  const known = knownLiteral(host, port, type, family, protocol, flags)
+  if (known !== undefined) return Promise.resolve(known)
   if (isAddrInfo(host)) return Promise.resolve(host)
   const a = answer(host, port, type, family, protocol, flags)
   return isAddrInfo(a) ? Promise.resolve(a) : lookupAsync(a)
@@ -453,6 +455,8 @@ async function lookupAsync(q: Query): Promise<AddrInfo> {
 /** `addr()` that blocks the thread for name lookups: for scripts and setup code. */
 export function addrSync(...args: AddrArgs): AddrInfo
 export function addrSync(host?: unknown, port?: unknown, type?: unknown, family?: unknown, protocol?: unknown, flags?: unknown): AddrInfo {
+  const known = knownLiteral(host, port, type, family, protocol, flags)
+  if (known !== undefined) return known
   if (isAddrInfo(host)) return host
   const a = answer(host, port, type, family, protocol, flags)
   return isAddrInfo(a) ? a : fromEntries(a, native.lookupSync(...hints(a)))
@@ -477,7 +481,7 @@ export function resolveTarget(
     if (target.freed) throw ownError('ERR_ADDR_FREED')
     return addresses(target)
   }
-  const a = answer(target, port, type, family, undefined, flags)
+  const a = knownLiteral(target, port, type, family, undefined, flags) ?? answer(target, port, type, family, undefined, flags)
   return isAddrInfo(a) ? addresses(a) : lookupAsync(a).then(addresses)
 }
 
