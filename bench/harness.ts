@@ -55,8 +55,9 @@ export type Samples<K extends string> = Record<K, number[][] | Unavailable>
 
 /**
  * Runs every implementation once per round, in turn, so a slow phase of the machine hits them
- * all alike; returns every round's numbers. An implementation that throws is reported as
- * unavailable with its error rather than ending the whole benchmark.
+ * all alike; returns every round's numbers. Each round starts with the next implementation, so
+ * none always runs first (after the previous workload's garbage) or last. An implementation that
+ * throws is reported as unavailable with its error rather than ending the whole benchmark.
  */
 export async function interleave<K extends string>(impls: Record<K, Impl>, rounds = ROUNDS): Promise<Samples<K>> {
   const samples = new Map<K, number[][]>()
@@ -67,9 +68,11 @@ export async function interleave<K extends string>(impls: Record<K, Impl>, round
     else samples.set(k, [])
   }
   for (let r = 0; r < rounds; r++) {
-    for (const [k, xs] of samples) {
+    const order = [...samples.keys()]
+    for (let j = 0; j < order.length; j++) {
+      const k = order[(r + j) % order.length]!
       try {
-        xs.push(await (impls[k] as Run)())
+        samples.get(k)!.push(await (impls[k] as Run)())
       } catch (e) {
         out[k] = new Unavailable(`failed: ${e instanceof Error ? e.message : String(e)}`)
         samples.delete(k)
