@@ -47,6 +47,12 @@ const socktypes: Record<SocketType, number> = { tcp: c.sockStream, udp: c.sockDg
 const socktypeNames = new Map(Object.entries(socktypes).map(([k, v]) => [v, k as SocketType]))
 const afs: Record<'inet' | 'inet6', number> = { inet: c.afInet, inet6: c.afInet6 }
 
+/** `v` as a Family; throws TypeError for anything else. */
+function checkFamily(v: unknown): Family {
+  if (v !== 'inet' && v !== 'inet6' && v !== 'unix') throw argType('family', "'inet', 'inet6' or 'unix'", v)
+  return v
+}
+
 /** Throws TypeError unless `v` is a number, RangeError unless an integer from 0 to `max`. */
 function checkUint(name: string, v: unknown, max: number): void {
   if (typeof v !== 'number') throw argType(name, 'an integer', v)
@@ -85,7 +91,7 @@ export class Address {
   ) {
     // Cheap enough for every accepted connection; a wrong field would otherwise be converted
     // silently by the binding (a port wrapped modulo 2^32, a family ignored).
-    if (family !== 'inet' && family !== 'inet6' && family !== 'unix') throw argType('family', "'inet', 'inet6' or 'unix'", family)
+    checkFamily(family)
     if (typeof address !== 'string') throw argType('address', 'a string', address)
     if (family === 'unix') noNul('address', address, true)
     checkUint('port', port, 65535)
@@ -270,11 +276,7 @@ function typeOf(type: unknown): SocketType {
 
 /** A `family` argument, validated (`'inet'` when left out). */
 export function familyOf(family: unknown): Family {
-  if (family === undefined) return 'inet'
-  if (family !== 'inet' && family !== 'inet6' && family !== 'unix') {
-    throw argType('family', "'inet', 'inet6' or 'unix'", family)
-  }
-  return family
+  return family === undefined ? 'inet' : checkFamily(family)
 }
 
 /** A `protocol` name, validated, as its number (0, the kind's default, when left out). */
@@ -360,18 +362,22 @@ const LITERALS_MAX = 256
  */
 function knownLiteral(host: unknown, port: unknown, type: unknown, family: unknown, protocol: unknown, flags: unknown): AddrInfo | undefined {
   if (typeof host !== 'string' || protocol !== undefined || flags !== undefined || (type !== 'tcp' && type !== 'udp')) return undefined
+  const list = remembered(host, port, family === undefined ? 'inet' : family)
+  // getaddrinfo reports the kind's own protocol, named as the kind.
+  return list === undefined ? undefined : new AddrInfo(list, type, type, undefined)
+}
+
+/** The remembered list of literal `host` if its address has this port and family, else undefined. */
+function remembered(host: string, port: unknown, family: unknown): readonly Address[] | undefined {
   const list = literals.get(host)
   const a = list?.[0]
-  if (a === undefined || a.port !== port || a.family !== (family === undefined ? 'inet' : family)) return undefined
-  // getaddrinfo reports the kind's own protocol, named as the kind.
-  return new AddrInfo(list!, type, type, undefined)
+  return a !== undefined && a.port === port && a.family === family ? list : undefined
 }
 
 /** The one-address list of an IP literal of `family`, or undefined for anything else. */
 function ipLiteral(host: string, port: number, family: Family): readonly Address[] | undefined {
-  const known = literals.get(host)
-  const a = known?.[0]
-  if (a !== undefined && a.port === port && a.family === family) return known
+  const known = remembered(host, port, family)
+  if (known !== undefined) return known
   // A scoped IPv6 literal (fe80::1%eth0) needs getaddrinfo to resolve the interface name.
   if (host.includes('%')) return undefined
   const ip = isIP(host)
@@ -415,10 +421,6 @@ type AddrArgs =
       flags?: AddrFlag | AddrFlag[],
     ]
 
-function isAddrInfo(v: unknown): v is AddrInfo {
-  return AddrInfo.is(v)
-}
-
 /**
  * Looks up an address, off the JavaScript thread (IP literals, `'*'`, `false` and unix paths are
  * answered at once). `addr(ai)` passes an `AddrInfo` through.
@@ -438,9 +440,9 @@ export function addr(host?: unknown, port?: unknown, type?: unknown, family?: un
   // First, and apart from the other forms: JIT feedback from name lookups then cannot slow it.
   const known = knownLiteral(host, port, type, family, protocol, flags)
   if (known !== undefined) return Promise.resolve(known)
-  if (isAddrInfo(host)) return Promise.resolve(host)
+  if (AddrInfo.is(host)) return Promise.resolve(host)
   const a = answer(host, port, type, family, protocol, flags)
-  return isAddrInfo(a) ? Promise.resolve(a) : lookupAsync(a)
+  return AddrInfo.is(a) ? Promise.resolve(a) : lookupAsync(a)
 }
 
 /** A query as getaddrinfo's arguments: host, service, family, socket type, protocol, flags. */
@@ -457,9 +459,9 @@ export function addrSync(...args: AddrArgs): AddrInfo
 export function addrSync(host?: unknown, port?: unknown, type?: unknown, family?: unknown, protocol?: unknown, flags?: unknown): AddrInfo {
   const known = knownLiteral(host, port, type, family, protocol, flags)
   if (known !== undefined) return known
-  if (isAddrInfo(host)) return host
+  if (AddrInfo.is(host)) return host
   const a = answer(host, port, type, family, protocol, flags)
-  return isAddrInfo(a) ? a : fromEntries(a, native.lookupSync(...hints(a)))
+  return AddrInfo.is(a) ? a : fromEntries(a, native.lookupSync(...hints(a)))
 }
 
 /** Anything a socket call accepts as an address: an `AddrInfo`, an `Address`, or `host, port`. */
@@ -477,12 +479,12 @@ export function resolveTarget(
   flags: unknown,
 ): Promise<Address[]> | Address[] {
   if (Address.is(target)) return [target]
-  if (isAddrInfo(target)) {
+  if (AddrInfo.is(target)) {
     if (target.freed) throw ownError('ERR_ADDR_FREED')
     return addresses(target)
   }
   const a = knownLiteral(target, port, type, family, undefined, flags) ?? answer(target, port, type, family, undefined, flags)
-  return isAddrInfo(a) ? addresses(a) : lookupAsync(a).then(addresses)
+  return AddrInfo.is(a) ? addresses(a) : lookupAsync(a).then(addresses)
 }
 
 function addresses(ai: AddrInfo): Address[] {
