@@ -55,16 +55,12 @@ function row(name: unknown): Row & { name: string } {
 
 /** Validates and encodes a text or membership value for the native setter. */
 function encodeText(r: Row & { name: string }, value: unknown): string {
-  if (r.kind === 'string') {
-    if (typeof value !== 'string') throw argType(r.name, 'a string', value)
-    // The OS would read a device or algorithm name only up to a NUL.
-    noNul(r.name, value)
-    return value
-  }
   if (typeof value === 'string') {
+    // The OS would read a name or an address only up to a NUL.
     noNul(r.name, value)
     return value
   }
+  if (r.kind === 'string') throw argType(r.name, 'a string', value)
   const m = value as Membership | null
   if (typeof m !== 'object' || m === null || typeof m.multiaddr !== 'string') {
     throw argType(r.name, 'a group address or { multiaddr, interface? }', value)
