@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs'
 import { runInNewContext } from 'node:vm'
 import test, { type ExecutionContext } from 'ava'
 import { Address, AddrInfo, clock, newthread, SocketError, sleep, start, tcp, type Tcp } from 'socket2'
-import { closing, echo, listener, pair, readAll, roundTrip, within } from './util.ts'
+import { closing, detach, echo, listener, pair, readAll, roundTrip, within } from './util.ts'
 
 // Every test here shares the one scheduler (`start()` waits for every live thread), and the
 // deadline tests check timing: run them one at a time.
@@ -772,22 +772,9 @@ serial('remoteAddr and shutdown throw ENOTCONN on a socket that is not connected
 
 const outOfBounds = { instanceOf: SocketError, code: 'ERR_BUFFER_OUT_OF_BOUNDS' }
 
-/** Detaches `buf`'s ArrayBuffer, as transferring it to a worker would. */
-function detach(buf: Uint8Array): void {
-  structuredClone(buf.buffer, { transfer: [buf.buffer as ArrayBuffer] })
-}
-
 /** A resizable ArrayBuffer (ES2024, in Node 20; the TypeScript lib used here predates it). */
 type Resizable = ArrayBuffer & { resize(n: number): void }
 const ResizableArrayBuffer = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => Resizable
-
-/** Reads and drops everything until end of stream, in a thread. */
-function drain(s: Tcp): Promise<unknown> {
-  return newthread(async () => {
-    const sink = new Uint8Array(65536)
-    while ((await s.recv(sink, undefined, clock() + 2)) > 0);
-  }).done
-}
 
 /** A buffer larger than loopback takes before the peer reads, and how to spoil it. */
 const spoilers: [string, () => [Uint8Array, () => void]][] = [
@@ -816,7 +803,7 @@ for (const [how, make] of spoilers) {
     t.false(await settlesAtOnce(sent))
     spoil()
     // Drained, the socket reports room: the retry finds the buffer changed and must not loop.
-    const drained = drain(s)
+    const drained = readAll(s)
     await t.throwsAsync(within(sent), outOfBounds)
     c.close()
     await within(drained)

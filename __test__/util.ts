@@ -35,6 +35,11 @@ export function tempDir(): [string, () => void] {
   return [dir, () => rmSync(dir, { recursive: true, force: true })]
 }
 
+/** Detaches `buf`'s ArrayBuffer, as transferring it to a worker would. */
+export function detach(buf: Uint8Array): void {
+  structuredClone(buf.buffer, { transfer: [buf.buffer as ArrayBuffer] })
+}
+
 /** Reads until end of stream; returns everything received. */
 export async function readAll(s: Tcp, chunk = 65536): Promise<Buffer> {
   const buf = new Uint8Array(chunk)
