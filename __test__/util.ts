@@ -2,7 +2,7 @@
 import { accessSync, constants as fsConstants, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { ExecutionContext } from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { newthread, raw, type Socket, tcp, type Tcp } from 'socket2'
 
 /** A listening TCP server on 127.0.0.1 (or ::1) and an ephemeral port. */
@@ -101,3 +101,33 @@ export function has(cmd: string): boolean {
   }
   return false
 }
+
+// ---------------------------------------------------------------------------------------------
+// Platform gates
+
+/** The emulator `npm run test:platforms` runs this suite under: 'wine', 'qemu' or undefined. */
+export const emulated = process.env.SOCKET2_EMULATED
+export const linux = process.platform === 'linux'
+export const windows = process.platform === 'win32'
+
+type Body = (t: ExecutionContext) => unknown
+/** `test` or `test.serial`, possibly skipped: what `onlyOn` returns. */
+export interface Gated {
+  (title: string, body: Body): void
+  serial(title: string, body: Body): void
+}
+
+/**
+ * `test` where the test applies, else `test.skip` with ` (skipped: <reason>)` appended to the
+ * title, since ava's skip carries no reason of its own.
+ */
+export function onlyOn(applies: boolean, reason: string): Gated {
+  const skip = (title: string, body: Body): void => test.skip(`${title} (skipped: ${reason})`, body)
+  if (!applies) return Object.assign(skip, { serial: skip })
+  return Object.assign((title: string, body: Body) => test(title, body), {
+    serial: (title: string, body: Body) => test.serial(title, body),
+  })
+}
+
+/** A test of Linux behaviour; `what` says which (the reason shown elsewhere). */
+export const linuxOnly = (what: string): Gated => onlyOn(linux, `Linux only: ${what}`)
