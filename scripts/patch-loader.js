@@ -21,7 +21,8 @@ if (!js.includes(shared)) {
   }
   const note = '// The musl detection shared with scripts/install.js (put here by scripts/patch-loader.js).'
   js = `${js.slice(0, start)}${note}\n${shared}\n\n${js.slice(end)}`
-  // Only the generated detection read files; drop its now unused import.
-  js = js.replace("const { readFileSync } = require('fs')\n", '')
+  // Drop the import the generated detection used, unless something else still reads files.
+  const unused = js.replace("const { readFileSync } = require('fs')\n", '')
+  if (!unused.includes('readFileSync')) js = unused
   writeFileSync(file, js)
 }
