@@ -213,7 +213,9 @@ fn build() -> Vec<SockOpt> {
   #[cfg(any(target_os = "linux", target_os = "android"))]
   use crate::sys::TCP_FASTOPEN;
   #[cfg(unix)]
-  use crate::sys::{int, set_int, IPPROTO_TCP, SOL_SOCKET, SO_DONTROUTE, SO_RCVLOWAT, SO_SNDLOWAT};
+  use crate::sys::{
+    int, set_int, IPPROTO_TCP, SOL_SOCKET, SO_ACCEPTCONN, SO_DONTROUTE, SO_RCVLOWAT, SO_SNDLOWAT,
+  };
   use socket2::TcpKeepalive;
   let mut t = Vec::new();
   // SOL_SOCKET
@@ -223,7 +225,8 @@ fn build() -> Vec<SockOpt> {
     "Linux, macOS, BSD",
     "so_acceptconn",
     Bool,
-    |s| s.is_listener().map(b),
+    // getsockopt(SO_ACCEPTCONN) itself: the socket2 crate's is_listener() is Linux-only.
+    |s| int(s, SOL_SOCKET, SO_ACCEPTCONN).map(|v| b(v != 0)),
     None
   );
   row!(

@@ -308,8 +308,11 @@ impl Reactor {
 
   /// After the rounds: asks for another wake-up if events are still queued.
   fn rearm(&self) {
-    if let Wake::Thread(w) = &self.wake {
-      w.rearm();
+    match &self.wake {
+      // The uv handle stays armed: libuv polls the fd at every loop iteration.
+      #[cfg(unix)]
+      Wake::Uv(_) => {}
+      Wake::Thread(w) => w.rearm(),
     }
   }
 }
