@@ -2,7 +2,7 @@
 //! an id, 0 for done, or a negated OS error number (the would-block sentinel among them).
 
 use napi_derive::napi;
-use socket2_core::poller::Shape;
+use socket2_core::poller::Origin;
 use socket2_core::socket::{self, Address, Family, Kind};
 use socket2_core::{error, options};
 
@@ -33,13 +33,12 @@ pub fn open(kind: String, family: String, protocol: i32) -> i32 {
   };
   match socket::open(k, f, protocol) {
     Ok(s) => {
-      let shape = match (k, f) {
-        (Kind::Tcp, Family::Unix) => Shape::Stream,
-        (Kind::Tcp, _) => Shape::TcpIp,
-        (_, Family::Unix) => Shape::Datagram,
-        _ => Shape::DatagramIp,
+      let origin = Origin {
+        kind: k,
+        family: f,
+        protocol,
       };
-      with(|r| r.poller.insert(s, shape) as i32).unwrap_or_else(not_ready)
+      with(|r| r.poller.insert(s, origin) as i32).unwrap_or_else(not_ready)
     }
     Err(e) => -error::errno_of(&e),
   }

@@ -6,7 +6,9 @@
 //! - `send(&Socket, &[u8])`: a send that never raises SIGPIPE;
 //! - `configure(&Socket)`: makes a new socket non-blocking (and SIGPIPE-free where that is a
 //!   socket option);
-//! - `register(&Registry, &Socket, Token)` for the poller.
+//! - `register(&Registry, &Socket, Token, Interest)` for the poller, and `rearm` to ask again for
+//!   the directions that wait, after one of them was reported (a no-op where registrations stay
+//!   armed), and `deregister`.
 
 #[cfg(unix)]
 mod unix;

@@ -84,7 +84,7 @@ pub fn configure(s: &Socket) -> io::Result<()> {
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use libc::TCP_FASTOPEN;
-pub use libc::{IPPROTO_TCP, SOL_SOCKET, SO_DONTROUTE, SO_RCVLOWAT, SO_SNDLOWAT};
+pub use libc::{IPPROTO_TCP, SOL_SOCKET, SO_ACCEPTCONN, SO_DONTROUTE, SO_RCVLOWAT, SO_SNDLOWAT};
 
 /// One datagram of a batched receive: its length (the part that fit), the sender, and whether
 /// it was longer than its buffer.
@@ -199,7 +199,9 @@ pub fn set_int(
 #[derive(Debug)]
 pub struct Registration;
 
-pub fn register(r: &Registry, s: &Socket, t: Token) -> io::Result<Registration> {
+/// Registers for both directions whatever `_wanted` says: epoll and kqueue keep an
+/// edge-triggered registration armed after each event, so it is made once for the socket's life.
+pub fn register(r: &Registry, s: &Socket, t: Token, _wanted: Interest) -> io::Result<Registration> {
   // PRIORITY (EPOLLPRI) tells when TCP urgent data stops reads short of the buffer's end.
   #[cfg(any(target_os = "linux", target_os = "android"))]
   let interest = Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY;
@@ -207,6 +209,17 @@ pub fn register(r: &Registry, s: &Socket, t: Token) -> io::Result<Registration> 
   let interest = Interest::READABLE | Interest::WRITABLE;
   r.register(&mut SourceFd(&s.as_raw_fd()), t, interest)?;
   Ok(Registration)
+}
+
+/// Nothing to do: an edge-triggered epoll/kqueue registration stays armed after it reports.
+#[inline]
+pub fn rearm(
+  _r: &Registry,
+  _reg: &mut Registration,
+  _t: Token,
+  _wanted: Interest,
+) -> io::Result<()> {
+  Ok(())
 }
 
 pub fn deregister(_r: &Registry, _reg: Registration) {

@@ -11,6 +11,7 @@ use socket2::{SockAddr, Socket};
 pub const EAGAIN: i32 = 10035; // WSAEWOULDBLOCK
 pub const EINVAL: i32 = 10022; // WSAEINVAL
 pub const EINPROGRESS: i32 = 10036; // WSAEINPROGRESS
+#[allow(dead_code)] // the contract's full set: only the tests use it here
 pub const ECONNREFUSED: i32 = 10061; // WSAECONNREFUSED
 pub const EBADF: i32 = 10009; // WSAEBADF
 pub const EAFNOSUPPORT: i32 = 10047; // WSAEAFNOSUPPORT
@@ -49,13 +50,24 @@ pub fn configure(s: &Socket) -> io::Result<()> {
 #[derive(Debug)]
 pub struct Registration(ManuallyDrop<mio::net::UdpSocket>);
 
-pub fn register(r: &Registry, s: &Socket, t: Token) -> io::Result<Registration> {
+/// Registers for the `wanted` directions only: mio reports each at most once per arming.
+pub fn register(r: &Registry, s: &Socket, t: Token, wanted: Interest) -> io::Result<Registration> {
   // SAFETY: the handle is live and owned by `s`; the wrapper is never dropped (ManuallyDrop),
   // so it never closes the handle, and it is deregistered before `s` is closed.
   let std = unsafe { std::net::UdpSocket::from_raw_socket(s.as_raw_socket()) };
   let mut m = ManuallyDrop::new(mio::net::UdpSocket::from_std(std));
-  r.register(&mut *m, t, Interest::READABLE | Interest::WRITABLE)?;
+  r.register(&mut *m, t, wanted)?;
   Ok(Registration(m))
+}
+
+/// Arms the `wanted` directions again. mio polls a socket through AFD with one request at a
+/// time and, having reported a direction, drops it from the socket's interest (it emulates
+/// edge triggering so), so a direction that waits again after its event must be re-armed, or
+/// its next event never comes. AFD reports a state, not a change: data that arrived before the
+/// re-arm completes the new request at once, so nothing is missed between the would-block and
+/// this call.
+pub fn rearm(r: &Registry, reg: &mut Registration, t: Token, wanted: Interest) -> io::Result<()> {
+  r.reregister(&mut *reg.0, t, wanted)
 }
 
 pub fn deregister(r: &Registry, mut reg: Registration) {

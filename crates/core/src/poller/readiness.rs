@@ -1,0 +1,199 @@
+//! Per-direction readiness: what OS events set, what syscall results clear, and keeping the OS
+//! poller armed for the next edge.
+//!
+//! mio is edge-triggered: an event says a direction *became* ready. Each socket keeps a flag
+//! per direction: an edge sets it; EAGAIN, or a short read/write on a stream, clears it (the
+//! kernel buffer was drained or filled), so an operation whose flag is clear returns
+//! [`WOULD_BLOCK`] without a syscall known to fail. Hang-up and error are sticky (read side:
+//! RDHUP, HUP, ERR; write side: HUP, ERR), because a consumed FIN edge would otherwise leave a
+//! reader waiting forever at end of stream.
+//!
+//! Every place that clears a flag goes through [`wait_for`] or [`drained`], which keep the OS
+//! poller armed for that direction: on epoll and kqueue a registration stays armed, so this is
+//! only the first registration; on Windows mio drops a direction's interest once it has
+//! reported it, and re-arms it only when told ([`sys::rearm`]).
+
+use mio::{Interest, Registry, Token};
+
+use super::slot::{Id, Live, Slot, GEN_MASK, INDEX_BITS, INDEX_MASK};
+use crate::error::{errno_of, WOULD_BLOCK};
+use crate::sys;
+
+/// Readiness bits reported per event.
+#[derive(Debug)]
+pub struct Bits;
+
+impl Bits {
+  /// The read side is ready (data, a connection to accept, end of stream or an error).
+  pub const READ: i32 = 1;
+  /// The write side is ready (buffer space, a finished connect, or an error).
+  pub const WRITE: i32 = 2;
+}
+
+/// What one OS event said, detached from mio's borrowed event so it can cross threads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventBits {
+  /// Readable.
+  pub read: bool,
+  /// Writable.
+  pub write: bool,
+  /// RDHUP or HUP.
+  pub read_closed: bool,
+  /// HUP, or ERR with OUT.
+  pub write_closed: bool,
+  /// ERR.
+  pub error: bool,
+  /// PRI: urgent (out-of-band) data (Linux).
+  pub priority: bool,
+}
+
+impl EventBits {
+  /// Reads a mio event.
+  pub fn of(e: &mio::event::Event) -> EventBits {
+    EventBits {
+      read: e.is_readable(),
+      write: e.is_writable(),
+      read_closed: e.is_read_closed(),
+      write_closed: e.is_write_closed(),
+      error: e.is_error(),
+      priority: e.is_priority(),
+    }
+  }
+}
+
+impl Live {
+  /// Whether a syscall in this direction is known to fail with EAGAIN: only once registered
+  /// (before that nothing is known) and while neither an edge nor a sticky hang-up was seen.
+  pub(super) fn known_unready(&self, read: bool) -> bool {
+    let (ready, hup) = if read {
+      (self.rd, self.rd_hup)
+    } else {
+      (self.wr, self.wr_hup)
+    };
+    self.reg.is_some() && !ready && !hup
+  }
+
+  /// The directions still waiting for an edge (at least one: callers have just cleared one).
+  fn wanted(&self) -> Interest {
+    match (self.rd, self.wr) {
+      (false, true) => Interest::READABLE,
+      (true, false) => Interest::WRITABLE,
+      _ => Interest::READABLE | Interest::WRITABLE,
+    }
+  }
+
+  fn flag(&mut self, read: bool) -> &mut bool {
+    if read {
+      &mut self.rd
+    } else {
+      &mut self.wr
+    }
+  }
+}
+
+/// A syscall in this direction would block: clears its flag and makes sure the OS reports the
+/// next edge (registering on the first wait). [`WOULD_BLOCK`], or `-errno` when the
+/// registration fails.
+pub(super) fn wait_for(registry: &Registry, id: Id, s: &mut Live, read: bool) -> i32 {
+  *s.flag(read) = false;
+  if read {
+    s.urgent = false;
+  }
+  let (token, wanted) = (Token(id as usize), s.wanted());
+  // The token is the whole id, generation included, so a late event of a closed socket is
+  // told apart from the socket that reuses its slot.
+  let r = match &mut s.reg {
+    None => sys::register(registry, &s.sock, token, wanted).map(|r| s.reg = Some(r)),
+    Some(reg) => sys::rearm(registry, reg, token, wanted),
+  };
+  match r {
+    Ok(()) => WOULD_BLOCK,
+    Err(e) => -errno_of(&e),
+  }
+}
+
+/// A short result drained this direction (the buffer was emptied or filled): clears its flag.
+/// A socket that never waited stays unregistered: its next syscall finds out for itself.
+pub(super) fn drained(registry: &Registry, id: Id, s: &mut Live, read: bool) {
+  *s.flag(read) = false;
+  let wanted = s.wanted();
+  if let Some(reg) = &mut s.reg {
+    // A failed re-arm shows at the next wait, which re-arms again and reports it.
+    let _ = sys::rearm(registry, reg, Token(id as usize), wanted);
+  }
+}
+
+/// Updates the direction's flag from a syscall's result `r` (a count or `-errno`) for a
+/// request of `asked` bytes; returns `r`, or the registration's failure.
+pub(super) fn after(
+  registry: &Registry,
+  id: Id,
+  s: &mut Live,
+  r: i32,
+  asked: usize,
+  read: bool,
+) -> i32 {
+  if s.connecting && r < 0 && r != WOULD_BLOCK {
+    s.conn_err = -r;
+  }
+  if r == WOULD_BLOCK {
+    return wait_for(registry, id, s, read);
+  }
+  if s.shape.stream() && r >= 0 {
+    if read && r == 0 && asked > 0 {
+      // End of stream is permanent: every later recv returns 0 at once.
+      s.rd_hup = true;
+    } else if (r as usize) < asked && (!read || (s.shape.short_reads_drain() && !s.urgent)) {
+      drained(registry, id, s, read);
+    }
+  }
+  r
+}
+
+/// Applies one OS event of `token` (an id): the readiness bits to report, or 0 when that socket
+/// is gone (its slot empty, or reused by a socket of another generation).
+fn apply(slots: &mut [Slot], token: usize, e: EventBits) -> i32 {
+  let index = token & INDEX_MASK as usize;
+  let gen = (token >> INDEX_BITS) as u32 & GEN_MASK;
+  let Some(s) = slots
+    .get_mut(index)
+    .filter(|s| s.gen == gen)
+    .and_then(|s| s.live.as_mut())
+  else {
+    return 0;
+  };
+  let mut bits = 0;
+  s.urgent |= e.priority;
+  if e.read || e.read_closed || e.error || e.priority {
+    s.rd = true;
+    s.rd_hup |= e.read_closed || e.error;
+    bits |= Bits::READ;
+  }
+  if e.write || e.write_closed || e.error {
+    s.wr = true;
+    s.wr_hup |= e.write_closed || e.error;
+    bits |= Bits::WRITE;
+  }
+  bits
+}
+
+/// Applies one event and, when its socket is still live, appends `[index, bits]` to `out` as
+/// pair `*n`. Returns false, applying nothing, when `out` has no room left.
+pub(super) fn report(
+  slots: &mut [Slot],
+  token: usize,
+  e: EventBits,
+  out: &mut [i32],
+  n: &mut usize,
+) -> bool {
+  if 2 * *n + 1 >= out.len() {
+    return false;
+  }
+  let bits = apply(slots, token, e);
+  if bits != 0 {
+    out[2 * *n] = (token & INDEX_MASK as usize) as i32;
+    out[2 * *n + 1] = bits;
+    *n += 1;
+  }
+  true
+}
