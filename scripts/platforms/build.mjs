@@ -168,8 +168,17 @@ function build(t, tools) {
   const targetDir = join(root, 'target', 'cross')
   const env = { ...process.env, ...tools.env, CARGO_TARGET_DIR: targetDir }
   const key = envKey(t.triple)
-  env[`CARGO_TARGET_${key}_LINKER`] = t.zig ? zigLinker(t.zig) : t.linker
-  if (t.rustflags) env[`CARGO_TARGET_${key}_RUSTFLAGS`] = t.rustflags.join(' ')
+  const rustflags = [...(t.rustflags ?? [])]
+  let zigTarget = t.zig
+  if (osOf(t) === 'darwin') {
+    // zig links for its newest macOS unless told; use the minimum rustc compiled std for.
+    const min = /=(\S+)/.exec(output(tools.env.RUSTC, ['--print', 'deployment-target', '--target', t.triple], { env }) ?? '')?.[1]
+    if (min) zigTarget = `${t.zig}.${min}`
+    // Without it the dylib's id is this machine's build path; the loader never reads it anyway.
+    rustflags.push('-C', `link-arg=-Wl,-install_name,@rpath/socket2.${t.platform}.node`)
+  }
+  env[`CARGO_TARGET_${key}_LINKER`] = zigTarget ? zigLinker(zigTarget) : t.linker
+  if (rustflags.length) env[`CARGO_TARGET_${key}_RUSTFLAGS`] = rustflags.join(' ')
   if (t.libnode) env.LIBNODE_PATH = libnode(t.libnode)
   const std = ['-Zbuild-std=std,panic_abort']
   run(tools.cargo, ['build', '--release', '--manifest-path', manifest, '--target', t.triple, ...std], { env })
@@ -244,16 +253,21 @@ function imports(t, file) {
     }
   } else if (os === 'darwin') {
     const libs = output('llvm-objdump', ['--macho', '--dylibs-used', file])
+    const id = output('llvm-objdump', ['--macho', '--dylib-id', file])?.split('\n')[1]?.trim()
     if (libs === null) return ['llvm-objdump failed']
+    // The list starts with the dylib's own id (LC_ID_DYLIB); an absolute one leaks a build path.
+    if (!id?.startsWith('@rpath/')) problems.push(`id ${id}`)
     for (const lib of libs.split('\n').slice(1).map((l) => l.trim().split(' ')[0]).filter(Boolean)) {
-      if (lib !== '/usr/lib/libSystem.B.dylib') problems.push(`needs ${lib}`)
+      if (lib !== '/usr/lib/libSystem.B.dylib' && lib !== id) problems.push(`needs ${lib}`)
     }
     const syms = output('llvm-nm', ['-m', '-u', file])
     if (syms === null) return ['llvm-nm failed']
+    // "(from libSystem)" is a two-level binding; no library at all is -undefined dynamic_lookup,
+    // which is how Node-API is reached from whichever executable loaded the addon.
     for (const line of syms.split('\n').filter(Boolean)) {
-      const name = /external (\S+)/.exec(line)?.[1] ?? line
-      const from = /\((?:from )?([^)]+)\)\s*$/.exec(line)?.[1] ?? ''
-      if (HOST_API.test(name) ? from !== 'dynamically looked up' : from !== 'libSystem') problems.push(`imports ${name} (${from})`)
+      const name = /external (\S+)/.exec(line)?.[1] ?? line.trim()
+      const from = /\(from ([^)]+)\)\s*$/.exec(line)?.[1] ?? ''
+      if (HOST_API.test(name) ? from !== '' : from !== 'libSystem') problems.push(`imports ${name} (${from || 'flat'})`)
     }
   } else {
     const dump = output('llvm-objdump', ['-p', file])
