@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import test from 'ava'
 import { addr, Address, clock, newthread, SocketError, start, tcp, udp } from 'socket2'
-import { closing, echo, has, readAll, roundTrip, within } from './util.ts'
+import { closing, echo, has, linux, linuxOnly, onlyOn, readAll, roundTrip, within } from './util.ts'
 
 const execFileAsync = promisify(execFile)
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
@@ -55,7 +55,7 @@ test("false is ::1 and '*' is :: for family inet6", async (t) => {
   t.is(u.localAddr().address, '::')
 })
 
-test('an IPv6 socket given an IPv4 literal rejects with EAI_ADDRFAMILY (glibc) and connects nowhere', async (t) => {
+onlyOn(linux, "EAI_ADDRFAMILY is glibc's answer")('an IPv6 socket given an IPv4 literal rejects with EAI_ADDRFAMILY (glibc) and connects nowhere', async (t) => {
   const c = tcp('inet6')
   closing(t, c)
   const e = await t.throwsAsync(within(c.connect('127.0.0.1', 9)), { instanceOf: SocketError, code: 'EAI_ADDRFAMILY' })
@@ -180,7 +180,7 @@ test('an IPv6 socket connects to an IPv4 listener through its v4-mapped address'
 // ---------------------------------------------------------------------------------------------
 // Scope ids
 
-test("a link-local address with an interface name resolves with that interface's index as scopeId", async (t) => {
+linuxOnly("the interface named lo, its index in /sys/class/net")("a link-local address with an interface name resolves with that interface's index as scopeId", async (t) => {
   const lo = Number(readFileSync('/sys/class/net/lo/ifindex', 'utf8'))
   const a = (await within(addr('fe80::1%lo', 80, 'udp', 'inet6'))).toAddress()
   t.is(a.address, 'fe80::1')
@@ -197,7 +197,7 @@ test('an unknown interface name in a scoped address rejects with EAI_NONAME', as
   t.is(e?.syscall, 'getaddrinfo')
 })
 
-const namespaced = has('unshare') && has('ip') && process.getuid?.() === 0 ? test : test.skip
+const namespaced = onlyOn(has('unshare') && has('ip') && process.getuid?.() === 0, 'needs root, unshare and ip (Linux network namespaces)')
 namespaced('over a link-local address (in a network namespace of its own), senders and peers carry the scope id, and replies to them arrive', async (t) => {
   const args = ['-n', 'sh', '-c', 'ip link set lo up && ip addr add fe80::1/64 dev lo nodad && exec "$0" "$1"', process.execPath, fixture('link-local.mjs')]
   const { stdout } = await within(execFileAsync('unshare', args, { encoding: 'utf8', timeout: 15_000 }), 20_000)

@@ -9,7 +9,7 @@ import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { clock, tcp } from 'socket2'
-import { tempDir, within } from './util.ts'
+import { childStart, tempDir, within } from './util.ts'
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 
@@ -66,7 +66,7 @@ for (const mode of ['plain', 'sleep', 'threads', 'deadline', 'poll']) {
   test(`an idle program exits by itself with code 0 after closing its sockets (${mode})`, async (t) => {
     const c = run('idle-exit.mjs', mode)
     try {
-      const { code, signal } = await within(c.exited, 5000)
+      const { code, signal } = await within(c.exited, 5000 + childStart)
       t.is(signal, null)
       t.is(code, 0, c.stderr())
       t.is(c.stdout().trim(), `done ${mode}`)
@@ -79,12 +79,12 @@ for (const mode of ['plain', 'sleep', 'threads', 'deadline', 'poll']) {
 test('a program with a thread waiting in accept stays alive', async (t) => {
   const c = run('accept-wait.mjs')
   try {
-    await within(c.line(/listening (\d+)/), 5000)
+    await within(c.line(/listening (\d+)/), 5000 + childStart)
     await new Promise((resolve) => setTimeout(resolve, 300))
     t.is(c.proc.exitCode, null, `exited early: ${c.stderr()}`)
     t.is(c.proc.signalCode, null)
     t.true(c.proc.kill('SIGTERM'))
-    const { signal } = await within(c.exited, 5000)
+    const { signal } = await within(c.exited, 5000 + childStart)
     t.is(signal, 'SIGTERM')
   } finally {
     reap(c)
@@ -95,18 +95,18 @@ test('a program stays alive while it waits in accept and then in recv, and exits
   const c = run('accept-wait.mjs', 'once')
   const client = tcp()
   try {
-    const [, port] = await within(c.line(/listening (\d+)/), 5000)
+    const [, port] = await within(c.line(/listening (\d+)/), 5000 + childStart)
     await new Promise((resolve) => setTimeout(resolve, 300))
     t.is(c.proc.exitCode, null, 'exited while waiting in accept')
     await client.connect('127.0.0.1', Number(port), clock() + 5)
-    await within(c.line(/accepted/), 5000)
+    await within(c.line(/accepted/), 5000 + childStart)
     await new Promise((resolve) => setTimeout(resolve, 300))
     t.is(c.proc.exitCode, null, 'exited while waiting in recv')
     await client.send('z')
     const buf = new Uint8Array(1)
     t.is(await within(client.recv(buf)), 1)
     t.is(buf[0], 'z'.charCodeAt(0))
-    const { code, signal } = await within(c.exited, 5000)
+    const { code, signal } = await within(c.exited, 5000 + childStart)
     t.is(signal, null)
     t.is(code, 0, c.stderr())
     t.regex(c.stdout(), /closed/)
@@ -120,7 +120,7 @@ for (const mode of ['unawaited', 'start', 'after-run', 'second']) {
   test(`a thread's error is never dropped: the program exits non-zero and prints it (${mode})`, async (t) => {
     const c = run('thread-error.mjs', mode)
     try {
-      const { code } = await within(c.exited, 5000)
+      const { code } = await within(c.exited, 5000 + childStart)
       t.not(code, 0)
       t.regex(c.stderr(), /thread failed on purpose/)
     } finally {
@@ -133,7 +133,7 @@ test('a socket dropped without close() is closed once collected; one a thread wa
   const [dir, cleanup] = tempDir()
   const c = runWith(['--expose-gc'], 'dropped.mjs', dir)
   try {
-    const { code } = await within(c.exited, 10_000)
+    const { code } = await within(c.exited, 10_000 + childStart)
     t.is(code, 0, c.stderr())
     const lines = c.stdout().trim().split('\n')
     t.regex(lines[0]!, /^closed (\d+) of \1$/)
@@ -151,7 +151,7 @@ test('the README\'s first example runs as printed and exits by itself', (t) => {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code!], {
     cwd: fileURLToPath(new URL('..', import.meta.url)),
     encoding: 'utf8',
-    timeout: 10_000,
+    timeout: 10_000 + childStart,
   })
   t.is(r.status, 0, r.stderr)
 })

@@ -1,6 +1,7 @@
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { linuxOnly } from './util.ts'
 
 const fixture = fileURLToPath(new URL('./fixtures/thread-mode.mjs', import.meta.url))
 
@@ -25,10 +26,7 @@ test('the poller-thread backend echoes 1 MiB, fires deadlines and lets the progr
 
 const failing = fileURLToPath(new URL('./fixtures/poller-failure.mjs', import.meta.url))
 
-// The fixture finds the poller's fds in /proc/self/fd, which only Linux has.
-const linuxOnly = process.platform === 'linux' ? test : test.skip
-
-linuxOnly('when the poller thread fails (its epoll fd closed and the number reused), waiting operations and poll() reject with the OS error', (t) => {
+linuxOnly("the fixture finds the poller's epoll fd in /proc/self/fd")('when the poller thread fails (its epoll fd closed and the number reused), waiting operations and poll() reject with the OS error', (t) => {
   const r = inThreadMode(failing)
   t.is(r.status, 0, r.stderr)
   // The datagram that woke the thread still arrives; what waits afterwards fails at once

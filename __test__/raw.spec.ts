@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import test, { type ExecutionContext } from 'ava'
 import { addr, clock, raw, type Raw, SocketError, sleep, udp } from 'socket2'
-import { closing, has, rawAllowed, within } from './util.ts'
+import { closing, has, linux, onlyOn, rawAllowed, within } from './util.ts'
 
 const execFileAsync = promisify(execFile)
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
@@ -17,7 +17,9 @@ const badType = { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' }
 
 /** Whether this process may open raw sockets (ip_hdrincl and raw sockets need one). */
 const privileged = rawAllowed()
-const asRoot = privileged ? test : test.skip
+const asRoot = onlyOn(privileged, 'needs root or CAP_NET_RAW')
+/** Raw sockets as Linux has them: BSDs never hand UDP or TCP to a raw socket, and take ip_hdrincl's lengths in host order. */
+const linuxRaw = onlyOn(privileged && linux, privileged ? 'Linux raw socket behaviour' : 'needs root or CAP_NET_RAW')
 const isRoot = process.getuid?.() === 0
 
 /** The Internet checksum (RFC 1071); 0 over a message that carries a valid one. */
@@ -162,7 +164,7 @@ asRoot('an ICMPv6 echo request to ::1 gets a type 129 reply with our id, seq and
   t.is(checksum(Buffer.concat([pseudoHeader6(reply.length), reply])), 0, 'ICMPv6 checksum over the pseudo-header')
 })
 
-asRoot('with ip_hdrincl the IPv4 header we build goes out as is, and the echo is answered', async (t) => {
+linuxRaw('with ip_hdrincl the IPv4 header we build goes out as is, and the echo is answered', async (t) => {
   const s = raw()
   closing(t, s)
   t.is(s.getopt('ip_hdrincl'), false)
@@ -185,7 +187,7 @@ asRoot('with ip_hdrincl the IPv4 header we build goes out as is, and the echo is
   t.is(checksum(reply.subarray(20)), 0)
 })
 
-asRoot("raw('inet', 'udp') sees a UDP datagram sent over loopback, with its IP and UDP headers", async (t) => {
+linuxRaw("raw('inet', 'udp') sees a UDP datagram sent over loopback, with its IP and UDP headers", async (t) => {
   const s = raw('inet', 'udp')
   const a = udp()
   const b = udp()
@@ -220,7 +222,7 @@ test("addr(name, undefined, 'raw') resolves a host name (it rejects with EAI_SER
   t.is(ai.address, '127.0.0.1')
 })
 
-;(privileged ? test : test.skip)('a raw socket sends to a host name (the lookup rejects with EAI_SERVICE)', async (t) => {
+asRoot('a raw socket sends to a host name (the lookup rejects with EAI_SERVICE)', async (t) => {
   const s = raw()
   closing(t, s)
   const id = randomInt(1, 0xffff)
@@ -256,7 +258,7 @@ function checkDenied(t: ExecutionContext, out: Record<string, Attempt>): void {
   t.deepEqual(out.udp, { created: true, returned: 'Udp' })
 }
 
-const unprivileged = has('setpriv') && isRoot ? test : test.skip
+const unprivileged = onlyOn(has('setpriv') && isRoot, 'needs root and setpriv (Linux)')
 unprivileged('without privilege (uid 65534), raw() throws SocketError EPERM synchronously; udp() still works', async (t) => {
   const { stdout } = await within(
     execFileAsync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, fixture('raw-unprivileged.mjs')], {
@@ -270,7 +272,7 @@ unprivileged('without privilege (uid 65534), raw() throws SocketError EPERM sync
   checkDenied(t, out)
 })
 
-const withoutCap = has('capsh') && isRoot ? test : test.skip
+const withoutCap = onlyOn(has('capsh') && isRoot, 'needs root and capsh (Linux capabilities)')
 withoutCap('as root without CAP_NET_RAW, raw() throws SocketError EPERM synchronously', async (t) => {
   const { stdout } = await within(
     execFileAsync('capsh', ['--drop=cap_net_raw', '--', '-c', 'exec "$0" "$1"', process.execPath, fixture('raw-unprivileged.mjs')], {
@@ -295,7 +297,7 @@ async function inNamespace(open: boolean): Promise<Record<string, any>> {
   return JSON.parse(stdout.trim())
 }
 
-const namespaced = has('unshare') && has('ip') && has('sysctl') && isRoot ? test : test.skip
+const namespaced = onlyOn(has('unshare') && has('ip') && has('sysctl') && isRoot, 'needs root, unshare, ip and sysctl (Linux network namespaces, ping sockets)')
 
 namespaced("udp('inet', 'icmp') throws SocketError EACCES synchronously when ping_group_range excludes the caller's group", async (t) => {
   const out = await inNamespace(false)

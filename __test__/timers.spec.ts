@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { clock, newthread, poll, sleep, sleepUntil } from 'socket2'
-import { pair, within } from './util.ts'
+import { childStart, pair, within } from './util.ts'
 
 const LATE = 0.05
 
@@ -160,7 +160,7 @@ const longSleep = fileURLToPath(new URL('./fixtures/long-sleep.mjs', import.meta
 
 /** Runs the fixture without blocking this process's loop (the other tests time sleeps). */
 async function runLongSleep(seconds: string): Promise<{ warnings: number; names: string[]; cpuMs: number }> {
-  const { stdout } = await within(execFileAsync(process.execPath, [longSleep, seconds], { encoding: 'utf8', timeout: 10_000 }), 15_000)
+  const { stdout } = await within(execFileAsync(process.execPath, [longSleep, seconds], { encoding: 'utf8', timeout: 10_000 + childStart }), 15_000 + childStart)
   return JSON.parse(stdout.trim().split('\n').pop()!)
 }
 

@@ -110,6 +110,15 @@ export const emulated = process.env.SOCKET2_EMULATED
 export const linux = process.platform === 'linux'
 export const windows = process.platform === 'win32'
 
+/**
+ * Extra milliseconds to allow a child node process, on top of a test's bound: one started under
+ * qemu-user takes seconds just to start (about 4 s each, several at once in one spec).
+ */
+export const childStart = emulated === 'qemu' ? 30_000 : 0
+
+/** Options qemu-user 7.2 does not emulate (set or get fails ENOPROTOOPT, EINVAL or EFAULT). */
+export const qemuLacks = new Set(emulated === 'qemu' ? ['so_mark', 'so_bindtodevice', 'ip_multicast_if', 'ipv6_multicast_if'] : [])
+
 type Body = (t: ExecutionContext) => unknown
 /** `test` or `test.serial`, possibly skipped: what `onlyOn` returns. */
 export interface Gated {
