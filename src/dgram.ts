@@ -6,7 +6,7 @@ import native from './binding'
 import { Address, type AddressLike, resolveTarget, WIRE_MAX } from './addr'
 import { constants } from 'node:os'
 import { argType, errnoException, ioError, SocketError } from './errors'
-import { AGAIN, completed, Op, WOULD_BLOCK } from './scheduler'
+import { AGAIN, completed, failed, Op, WOULD_BLOCK } from './scheduler'
 import { BufferOp, checkExpires, nativeAddress, payload, sendOnce, sendSize, Socket, span } from './socket'
 
 function isTarget(v: unknown): boolean {
@@ -106,7 +106,7 @@ export class Datagram extends Socket {
     try {
       n = sendDatagram(id, data, len, to)
     } catch (e) {
-      return Promise.reject(e)
+      return failed(e as Error)
     }
     return n !== AGAIN ? completed(n) : this.io.park(1, new SendToOp(this, data, len, to), expires)
   }
@@ -128,7 +128,7 @@ export class Datagram extends Socket {
     try {
       got = this.receiveOnce(id, buf, len)
     } catch (e) {
-      return Promise.reject(e)
+      return failed(e as Error)
     }
     return got !== AGAIN ? completed(got) : this.io.park(0, new RecvFromOp(this, buf, len), deadline)
   }

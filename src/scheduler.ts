@@ -167,7 +167,7 @@ export function attempt<T>(op: Op<T>): Promise<T> | undefined {
   try {
     v = op.retry()
   } catch (e) {
-    return Promise.reject(e)
+    return failed(e as Error)
   }
   return v === AGAIN ? undefined : completed(v)
 }
@@ -176,6 +176,16 @@ export function attempt<T>(op: Op<T>): Promise<T> | undefined {
 export function completed<T>(v: T): Promise<T> {
   const y = spend()
   return y === undefined ? Promise.resolve(v) : y.then(() => v)
+}
+
+/**
+ * The rejection of an operation that failed without waiting, counted against the budget like a
+ * completion: a retry loop on an error that repeats at once (EMFILE in accept) must not starve
+ * the timers and closes that would end it.
+ */
+export function failed(e: Error): Promise<never> {
+  const y = spend()
+  return y === undefined ? Promise.reject(e) : y.then(() => Promise.reject(e))
 }
 
 /**

@@ -4,7 +4,7 @@
 import native from './binding'
 import { Address, type AddressLike, resolveTarget } from './addr'
 import { argRange, argType, errnoException, type ErrorAddress, ioError, ownError } from './errors'
-import { AGAIN, attempt, completed, Op, WOULD_BLOCK } from './scheduler'
+import { AGAIN, attempt, completed, failed, Op, WOULD_BLOCK } from './scheduler'
 import { BufferOp, checkExpires, kCreate, nativeAddress, openSocket, payload, sendOnce, sendSize, Socket, socketArgs, span } from './socket'
 
 /** Largest backlog; the kernel clamps it to its own maximum (`somaxconn`). */
@@ -90,7 +90,8 @@ export class Tcp extends Socket {
       for (const a of addrs) {
         if (last !== undefined) this.renew()
         let e = native.connect(this.id('connect'), a.family, a.address, a.port, a.scopeId)
-        if (e === WOULD_BLOCK) e = await this.io.park(1, new ConnectOp(this), expires)
+        // An immediate outcome (a unix socket's, a refusal) counts against the budget too.
+        e = await (e === WOULD_BLOCK ? this.io.park(1, new ConnectOp(this), expires) : completed(e))
         if (e === 0) return
         last = errnoException(-e, 'connect', a)
       }
@@ -140,7 +141,7 @@ export class Tcp extends Socket {
     if (n === len) return completed(n)
     const op = new SendOp(this, typeof out === 'string' ? Buffer.from(out, 'utf8') : out, len)
     if (n > 0) op.off = n
-    else if (n !== WOULD_BLOCK) return Promise.reject(ioError(-n, 'send', this.peer()))
+    else if (n !== WOULD_BLOCK) return failed(ioError(-n, 'send', this.peer()))
     return attempt(op) ?? this.io.park(1, op, deadline)
   }
 
@@ -158,7 +159,7 @@ export class Tcp extends Socket {
     // Data already there: no op is allocated.
     const n = native.recv(id, buf, 0, len)
     if (n >= 0) return completed(n)
-    if (n !== WOULD_BLOCK) return Promise.reject(ioError(-n, 'recv', this.peer()))
+    if (n !== WOULD_BLOCK) return failed(ioError(-n, 'recv', this.peer()))
     return this.io.park(0, new RecvOp(this, buf, len), deadline)
   }
 
