@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import test from 'ava'
 import { addr, Address, clock, newthread, SocketError, start, tcp, udp } from 'socket2'
-import { closing, echo, has, linux, linuxOnly, onlyOn, readAll, roundTrip, within } from './util.ts'
+import { closing, echo, has, linux, linuxOnly, onlyOn, readAll, roundTrip, udpIcmpErrors, within } from './util.ts'
 
 const execFileAsync = promisify(execFile)
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
@@ -152,7 +152,7 @@ test("a dual-stack UDP socket receives an IPv4 datagram from ::ffff:127.0.0.1, a
   t.is(replyFrom.port, server.localAddr().port)
 })
 
-test('with ipv6_v6only on, an IPv4 datagram is not delivered: a connected IPv4 sender sees ECONNREFUSED', async (t) => {
+udpIcmpErrors()('with ipv6_v6only on, an IPv4 datagram is not delivered: a connected IPv4 sender sees ECONNREFUSED', async (t) => {
   const server = udp('inet6')
   closing(t, server)
   server.setopt('ipv6_v6only', true)

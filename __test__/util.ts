@@ -112,9 +112,10 @@ export const windows = process.platform === 'win32'
 
 /**
  * Extra milliseconds to allow a child node process, on top of a test's bound: one started under
- * qemu-user takes seconds just to start (about 4 s each, several at once in one spec).
+ * an emulator takes seconds just to start (about 4 s under qemu, 3 s for five at once under
+ * wine), and a spec starts several at once.
  */
-export const childStart = emulated === 'qemu' ? 30_000 : 0
+export const childStart = emulated ? 30_000 : 0
 
 /** Options qemu-user 7.2 does not emulate (set or get fails ENOPROTOOPT, EINVAL or EFAULT). */
 export const qemuLacks = new Set(emulated === 'qemu' ? ['so_mark', 'so_bindtodevice', 'ip_multicast_if', 'ipv6_multicast_if'] : [])
@@ -140,3 +141,6 @@ export function onlyOn(applies: boolean, reason: string): Gated {
 
 /** A test of Linux behaviour; `what` says which (the reason shown elsewhere). */
 export const linuxOnly = (what: string): Gated => onlyOn(linux, `Linux only: ${what}`)
+
+/** Tests that wait for an ICMP error on a UDP socket: wine never reports one (as measured). */
+export const udpIcmpErrors = (): Gated => onlyOn(emulated !== 'wine', 'wine does not report ICMP port unreachable to UDP sockets')
