@@ -102,12 +102,17 @@ function fire(): void {
   timer = undefined
   armedAt = Infinity
   const now = clock()
-  while (heap.length > 0 && heap[0]!.at <= now) {
-    const e = heap[0]!
-    remove(e)
-    e.fn()
+  // A callback that throws ends this round and reaches 'uncaughtException' as thrown from the
+  // Node timer, but the timer is armed again first: later sleeps and deadlines still fire.
+  try {
+    while (heap.length > 0 && heap[0]!.at <= now) {
+      const e = heap[0]!
+      remove(e)
+      e.fn()
+    }
+  } finally {
+    arm()
   }
-  arm()
 }
 
 /** Runs `fn` at absolute `clock()` time `at` (at once, on the next timer turn, if past). */
