@@ -140,7 +140,9 @@ function wine(row) {
   const binary = crossBinary(row.binary)
   aptInstall(['wine', 'wine64', 'gcc-mingw-w64-x86-64'])
   const prefix = join(cache, 'wine-prefix')
-  const env = { ...process.env, WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=' }
+  // No Mono or Gecko install prompts; wine's own debug output would bury the test's.
+  const wineEnv = { WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=' }
+  const env = { ...process.env, ...wineEnv }
   const dll = join(prefix, 'drive_c', 'windows', 'system32', 'bcryptprimitives.dll')
   if (!existsSync(dll)) {
     run('wineboot', ['-i'], { env, stdio: ['ignore', 'ignore', 'inherit'] })
@@ -151,9 +153,7 @@ function wine(row) {
   const esbuild = join(npmPackage('@esbuild/win32-x64', esbuildVersion()), 'esbuild.exe')
   return ava('win32-x64', ['wine', node], {
     env: {
-      WINEPREFIX: prefix,
-      WINEDEBUG: '-all',
-      WINEDLLOVERRIDES: 'mscoree,mshtml=',
+      ...wineEnv,
       SOCKET2_EMULATED: 'wine',
       NAPI_RS_NATIVE_LIBRARY_PATH: winPath(binary),
       ESBUILD_BINARY_PATH: winPath(esbuild),
