@@ -101,13 +101,22 @@ function zigPython() {
 }
 
 /**
- * A linker script for one zig target: rustc calls it like gcc. It drops what zig's lld rejects:
- * `-liconv` (std's macOS link line; zig's libSystem stub has no iconv and nothing here uses it)
- * and the lone `-Wl` napi-build puts before `-undefined dynamic_lookup` on macOS.
+ * A linker script for one zig target: rustc calls it like gcc, and it rewrites what zig's
+ * linker front end rejects. macOS: drop `-liconv` (std's link line; zig's libSystem stub has no
+ * iconv and nothing here uses it) and the lone `-Wl` napi-build puts before `-undefined
+ * dynamic_lookup`. Windows: the export list rustc writes comes as `-Wl,list.def`, which zig takes
+ * only as a plain input file; `-nolibc` would drop the mingw runtime zig supplies (its compiler-rt
+ * has __chkstk), `-lmsvcrt` names a CRT zig has no arm64 library for (it links ucrt itself), and
+ * under `-Bdynamic` zig looks only for `<name>.dll`, never an import library.
  */
 function zigLinker(zigTarget) {
   const python = zigPython()
   const file = join(toolchainDir, `zig-cc-${zigTarget}`)
+  const rewrite = zigTarget.includes('-macos')
+    ? '    -liconv|-Wl) ;;'
+    : zigTarget.includes('-windows')
+      ? '    -Wl,*.def) set -- "$@" "${a#-Wl,}" ;;\n    -nolibc|-lmsvcrt|-Wl,-Bdynamic|-Wl,-Bstatic) ;;'
+      : ''
   writeFileSync(
     file,
     `#!/bin/sh
@@ -115,7 +124,7 @@ function zigLinker(zigTarget) {
 for a do
   shift
   case "$a" in
-    -liconv|-Wl) ;;
+${rewrite}
     *) set -- "$@" "$a" ;;
   esac
 done
@@ -143,7 +152,11 @@ function libnode(arch) {
   writeFileSync(join(dir, 'node-api.def'), keep.join('\n') + '\n')
   // The names are the same in arm64's node.exe; only the import library's machine differs.
   if (arch === 'x64') run('x86_64-w64-mingw32-dlltool', ['-d', 'node-api.def', '-D', 'node.exe', '-l', 'libnode.dll.a'], { cwd: dir })
-  else run(zigPython(), ['-m', 'ziglang', 'dlltool', '-m', 'arm64', '-d', 'node-api.def', '-D', 'node.exe', '-l', 'libnode.dll.a'], { cwd: dir })
+  else {
+    run(zigPython(), ['-m', 'ziglang', 'dlltool', '-m', 'arm64', '-d', 'node-api.def', '-D', 'node.exe', '-l', 'libnode.dll.a'], { cwd: dir })
+    // zig's linker searches lib<name>.a, not .dll.a.
+    copyFileSync(lib, join(dir, 'libnode.a'))
+  }
   // napi-build only checks that libnode.dll exists beside the import library.
   writeFileSync(join(dir, 'libnode.dll'), '')
   return dir
@@ -284,13 +297,23 @@ function imports(t, file) {
   return problems
 }
 
+/** Node finds the addon through this one export; without it the file loads but registers nothing. */
+function exports(t, file) {
+  const os = osOf(t)
+  const list =
+    os === 'windows'
+      ? /^Export Table:[\s\S]*?(?=^\S|(?![\s\S]))/m.exec(output('llvm-objdump', ['-p', file]) ?? '')?.[0]
+      : output('llvm-nm', [os === 'linux' ? '-D' : '-g', '--defined-only', file])
+  return /\b_?napi_register_module_v1\b/.test(list ?? '') ? [] : ['does not export napi_register_module_v1']
+}
+
 function check(t, file) {
   const h = header(file)
   const arch = t.triple.split('-')[0]
   const problems = []
   if (!h.ok) problems.push(`not a 64-bit shared library (${h.format})`)
   if (EXPECTED_ARCH[arch][h.format] !== h.arch) problems.push(`arch ${h.arch}, expected ${arch}`)
-  if (problems.length === 0) problems.push(...imports(t, file))
+  if (problems.length === 0) problems.push(...imports(t, file), ...exports(t, file))
   return { format: `${h.format} ${h.arch}`, problems }
 }
 
