@@ -2,7 +2,8 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
-import { childStart, onlyOn, windows } from './util'
+import { clock, SocketError } from 'socket2'
+import { childStart, closing, onlyOn, pair, readAll, windows, within } from './util'
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 
@@ -27,4 +28,19 @@ test('a timer callback that throws reaches uncaughtException and later sleeps st
   const r = spawnSync(process.execPath, [fixture('timer-throws.mjs')], { encoding: 'utf8', timeout: 20_000 + childStart })
   t.is(r.status, 0, r.stderr)
   t.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()!), { caught: 'boom', slept: true })
+})
+
+test('a send whose deadline passes after part went out rejects ETIMEDOUT with bytesSent, exactly what the peer then reads', async (t) => {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  const data = new Uint8Array(32 << 20).map((_, i) => i % 251)
+  const err = await within(
+    t.throwsAsync(c.send(data, undefined, clock() + 0.2), { instanceOf: SocketError, code: 'ETIMEDOUT' }),
+  )
+  const sent: number = err?.bytesSent ?? -1
+  t.true(sent > 0 && sent < data.length, `bytesSent ${err?.bytesSent}`)
+  // The force-close sends FIN after what the kernel took: the peer reads exactly that.
+  const got = await within(readAll(s))
+  t.is(got.length, sent)
+  t.true(got.equals(data.subarray(0, got.length)))
 })

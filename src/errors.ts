@@ -63,11 +63,16 @@ export class SocketError extends Error {
   readonly address?: string
   /** The port involved, where there is one. */
   readonly port?: number
+  /**
+   * On a TCP `send` whose deadline passed (`ETIMEDOUT`): how many bytes of the data went out
+   * before it did (the peer gets them; the rest was not sent).
+   */
+  readonly bytesSent?: number
 
   constructor(
     message: string,
     code: string,
-    fields: { errno?: number; syscall?: string } & ErrorAddress = {},
+    fields: { errno?: number; syscall?: string; bytesSent?: number } & ErrorAddress = {},
   ) {
     super(message)
     this.name = 'SocketError'
@@ -76,6 +81,7 @@ export class SocketError extends Error {
     if (fields.syscall !== undefined) this.syscall = fields.syscall
     if (fields.address !== undefined) this.address = fields.address
     if (fields.port !== undefined) this.port = fields.port
+    if (fields.bytesSent !== undefined) this.bytesSent = fields.bytesSent
   }
 }
 
@@ -105,9 +111,9 @@ export function ownError(code: Code, syscall?: string): SocketError {
 }
 
 /** The error of an expired deadline: code `ETIMEDOUT`, message `timeout`. */
-export function timeoutError(syscall: string): SocketError {
+export function timeoutError(syscall: string, bytesSent?: number): SocketError {
   const errno = constants.errno.ETIMEDOUT
-  return new SocketError('timeout', 'ETIMEDOUT', { errno, syscall })
+  return new SocketError('timeout', 'ETIMEDOUT', { errno, syscall, bytesSent })
 }
 
 /** A lookup failure: `getaddrinfo EAI_NONAME nosuchhost.invalid`. */

@@ -156,6 +156,10 @@ export abstract class Op<T> {
   /** The call's name, for errors (`recv`, `accept`...). */
   abstract readonly syscall: string
   abstract retry(): T | typeof AGAIN
+  /** The error its deadline rejects it with. */
+  timedOut(): Error {
+    return timeoutError(this.syscall)
+  }
 }
 
 /**
@@ -235,7 +239,7 @@ export class Io {
     // dispatch it in time; then the op is no longer parked here.
     catchUp()
     if (this.take(dir) !== op) return
-    op.reject(timeoutError(op.syscall))
+    op.reject(op.timedOut())
     op.sock.close()
   }
 

@@ -3,7 +3,7 @@
  */
 import native from './binding'
 import { Address, type AddressLike, resolveTarget } from './addr'
-import { argRange, argType, errnoException, type ErrorAddress, ioError, ownError } from './errors'
+import { argRange, argType, errnoException, type ErrorAddress, ioError, ownError, timeoutError } from './errors'
 import { AGAIN, attempt, completed, failed, Op, WOULD_BLOCK } from './scheduler'
 import { BufferOp, checkExpires, kCreate, nativeAddress, openSocket, payload, sendOnce, sendSize, Socket, socketArgs, span } from './socket'
 
@@ -212,6 +212,9 @@ class SendOp extends BufferOp<Tcp, number> {
       this.off += n
     }
     return this.len
+  }
+  timedOut(): Error {
+    return timeoutError('send', this.off)
   }
 }
 
