@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
 import { clock, SocketError } from 'socket2'
-import { childStart, closing, onlyOn, pair, readAll, windows, within } from './util'
+import { childStart, closing, linuxOnly, onlyOn, pair, readAll, windows, within } from './util'
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 
@@ -43,4 +43,17 @@ test('a send whose deadline passes after part went out rejects ETIMEDOUT with by
   const got = await within(readAll(s))
   t.is(got.length, sent)
   t.true(got.equals(data.subarray(0, got.length)))
+})
+
+linuxOnly('the fixture finds the poller\'s fds in /proc/self/fd')('when the epoll fd Node\'s loop watches is closed (and its number reused), a wait without a deadline, later waits and poll() reject with the OS error', (t) => {
+  const r = spawnSync(process.execPath, [fixture('poller-failure.mjs')], {
+    env: { ...process.env, SOCKET2_POLLER: 'uv' },
+    encoding: 'utf8',
+    timeout: 20_000 + childStart,
+  })
+  t.is(r.status, 0, `${r.signal ?? ''} ${r.stderr}`)
+  // The kernel drops a closed fd from libuv's epoll set without a word: the datagram sent after
+  // the close wakes nothing, and the first wait learns of the failure from the library's own
+  // check. epoll_wait on a number that is no longer an epoll fd: EINVAL.
+  t.deepEqual(r.stdout.trim().split('\n'), ['first: EINVAL poll', 'second: EINVAL poll', 'poll: EINVAL poll'])
 })

@@ -45,6 +45,7 @@ const table: (Io | undefined)[] = []
 let pollers: ((ready: boolean) => void)[] = []
 
 function addWaiter(): void {
+  if (checker === undefined && pollerMode === 'uv') checker = setInterval(checkPoller, CHECK_MS).unref()
   control[WAITERS]!++
   // Inside a dispatch the native side settles the ref when it returns.
   if (control[REFED] === 0 && control[IN_DISPATCH] === 0) native.refLoop()
@@ -117,6 +118,24 @@ function catchUp(): void {
   const n = native.drainNow()
   if (n !== 0) dispatch(n)
 }
+
+/**
+ * How often the poller is checked while operations wait, in uv mode. Nothing else notices its
+ * fd closed behind the library's back: the kernel drops it from libuv's epoll set without an
+ * event, and the waits would hang. The check is a drain, as before a deadline fires, so it also
+ * delivers readiness a lost wake-up would have left behind.
+ */
+const CHECK_MS = 1000
+let checker: NodeJS.Timeout | undefined
+
+function checkPoller(): void {
+  if (control[WAITERS] !== 0) return catchUp()
+  clearInterval(checker)
+  checker = undefined
+}
+
+// A poller whose wake source failed to start is reported now: every wait then rejects with it.
+catchUp()
 
 /** The poller failed: rejects every waiting operation and `poll()` with its error. */
 function fail(errno: number): void {

@@ -211,6 +211,11 @@ pub fn init(
   };
   // SAFETY: `ctl` points into the live control array checked above.
   unsafe { *ctl.add(REFED) = 0 };
+  let failed = match &wake {
+    #[cfg(unix)]
+    Wake::Uv(w) => w.failed,
+    Wake::Thread(_) => 0,
+  };
 
   REACTOR.with(|r| {
     *r.borrow_mut() = Some(Reactor {
@@ -224,7 +229,7 @@ pub fn init(
       control: ctl,
       wake,
       refed: false,
-      failed: 0,
+      failed,
       failure_told: false,
       redrain_until: None,
       last_peer: None,

@@ -15,6 +15,8 @@ use crate::uv;
 /// The poll handle.
 pub struct UvWake {
   handle: *mut c_void,
+  /// The errno `uv_poll_start` failed with (0: watching). The handle is kept for `stop`.
+  pub failed: i32,
 }
 
 fn poller_fd(p: &Poller) -> Result<c_int> {
@@ -49,10 +51,15 @@ impl UvWake {
           format!("uv_poll_init failed ({st})"),
         ));
       }
-      uv::uv_poll_start(handle, uv::UV_READABLE, on_poll);
+      // A failed start leaves a handle that never calls back: the reactor reports the failure
+      // to every wait instead (see `init`).
+      let st = uv::uv_poll_start(handle, uv::UV_READABLE, on_poll);
       uv::uv_unref(handle);
+      Ok(UvWake {
+        handle,
+        failed: -st,
+      })
     }
-    Ok(UvWake { handle })
   }
 
   /// Refs or unrefs the handle.
