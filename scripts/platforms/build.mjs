@@ -7,8 +7,9 @@
 // Toolchains (installed on first use):
 // - the host target builds with the cargo/rustc on PATH, as `npm run build` does;
 // - every other target builds its own std (-Zbuild-std) with Debian's rustc-web, because rustup
-//   here has no std for other targets; the linker is gcc (arm64 gnu, windows x64), or zig cc
-//   from PyPI's `ziglang` (musl, macOS, windows arm64) behind a small generated wrapper.
+//   here has no std for other targets;
+// - the linker is mingw's gcc for windows x64, else zig cc from PyPI's `ziglang` behind a small
+//   generated wrapper: it carries libc stubs for glibc 2.17, musl, macOS and arm64 Windows.
 // Builds go to target/cross*, so the normal host build and its cache stay untouched.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { delimiter, dirname, join } from 'node:path'
@@ -20,8 +21,10 @@ import { aptInstall, cache, has, npmPackage, output, root, run } from './lib.mjs
  * (napi-sys resolves napi_* the same way in both, and the loader takes the file by name).
  */
 const TARGETS = [
-  { napi: 'x86_64-unknown-linux-gnu', triple: 'x86_64-unknown-linux-gnu', platform: 'linux-x64-gnu' },
-  { napi: 'aarch64-unknown-linux-gnu', triple: 'aarch64-unknown-linux-gnu', platform: 'linux-arm64-gnu', linker: 'aarch64-linux-gnu-gcc' },
+  // glibc 2.17, Rust's own minimum: linked against this machine's glibc, the addon would need
+  // its newest symbol versions (2.34) and not load on older distributions.
+  { napi: 'x86_64-unknown-linux-gnu', triple: 'x86_64-unknown-linux-gnu', platform: 'linux-x64-gnu', zig: 'x86_64-linux-gnu.2.17' },
+  { napi: 'aarch64-unknown-linux-gnu', triple: 'aarch64-unknown-linux-gnu', platform: 'linux-arm64-gnu', zig: 'aarch64-linux-gnu.2.17' },
   // -crt-static: a shared object that needs musl's libc.so, not a static binary's startup code.
   { napi: 'x86_64-unknown-linux-musl', triple: 'x86_64-unknown-linux-musl', platform: 'linux-x64-musl', zig: 'x86_64-linux-musl', rustflags: ['-C', 'target-feature=-crt-static'] },
   { napi: 'aarch64-unknown-linux-musl', triple: 'aarch64-unknown-linux-musl', platform: 'linux-arm64-musl', zig: 'aarch64-linux-musl', rustflags: ['-C', 'target-feature=-crt-static'] },
@@ -72,10 +75,9 @@ function setup(targets) {
   const apt = ['file', 'llvm']
   if (cross.length) apt.push('rustc-web', 'rust-web-src', 'cargo-web')
   if (clippy && cross.length) apt.push('rust-web-clippy')
-  if (cross.some((t) => t.linker === 'aarch64-linux-gnu-gcc')) apt.push('gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross')
   if (cross.some((t) => t.libnode)) apt.push('mingw-w64-tools')
   if (cross.some((t) => t.linker === 'x86_64-w64-mingw32-gcc')) apt.push('gcc-mingw-w64-x86-64', 'binutils-mingw-w64-x86-64')
-  if (cross.some((t) => t.zig)) apt.push('python3-venv')
+  if (targets.some((t) => t.zig)) apt.push('python3-venv')
   aptInstall(apt)
   if (cross.length === 0) return {}
 
@@ -174,6 +176,7 @@ function build(t, tools) {
     // The host's std is there: the same toolchain as `npm run build`, in its own target dir.
     const targetDir = join(root, 'target', 'cross-host')
     const env = { ...process.env, CARGO_TARGET_DIR: targetDir }
+    if (t.zig) env[`CARGO_TARGET_${envKey(t.triple)}_LINKER`] = zigLinker(t.zig)
     run('cargo', ['build', '--release', '--manifest-path', manifest, '--target', t.triple], { env })
     if (clippy) run('cargo', ['clippy', '--manifest-path', manifest, '--target', t.triple, '--', '-D', 'warnings'], { env })
     return join(targetDir, t.triple, 'release', LIBRARY[osOf(t)])
@@ -231,7 +234,11 @@ function header(file) {
 
 const EXPECTED_ARCH = { x86_64: { ELF: 'x86-64', 'Mach-O': 'x86_64', 'PE32+': 'x86-64' }, aarch64: { ELF: 'aarch64', 'Mach-O': 'arm64', 'PE32+': 'aarch64' } }
 const HOST_API = /^_?(napi_|node_api_|uv_)/
-const ELF_LIBS = /^(libc\.so\.6|libc\.so|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|libgcc_s\.so\.1|ld-linux-[\w-]+\.so\.\d|ld-musl-\w+\.so\.1)$/
+const ELF_LIBS = {
+  gnu: /^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|libgcc_s\.so\.1|ld-linux-[\w-]+\.so\.\d)$/,
+  // musl's loader answers libc.so itself (libm, libpthread, libdl are all in it).
+  musl: /^(libc\.so|ld-musl-\w+\.so\.1)$/,
+}
 const PE_SYSTEM_DLLS = /^(kernel32|ws2_32|ntdll|bcryptprimitives|advapi32|userenv|msvcrt|ucrtbase|api-ms-win-[\w-]+)\.dll$/i
 
 /** musl's exported names, from the symbol list zig carries for its libc.so stub. */
@@ -249,17 +256,19 @@ function imports(t, file) {
   if (os === 'linux') {
     const dyn = output('llvm-readobj', ['--needed-libs', '--dyn-syms', file])
     if (dyn === null) return ['llvm-readobj failed']
+    const libc = t.triple.endsWith('musl') ? 'musl' : 'gnu'
     for (const lib of [...dyn.matchAll(/^\s+(\S+\.so[.\d]*)$/gm)].map((m) => m[1])) {
-      if (!ELF_LIBS.test(lib)) problems.push(`needs ${lib}`)
+      if (!ELF_LIBS[libc].test(lib)) problems.push(`needs ${lib}`)
     }
-    const musl = t.triple.endsWith('musl') ? muslSymbols() : null
+    const musl = libc === 'musl' ? muslSymbols() : null
     for (const m of dyn.matchAll(/Symbol \{\s+Name: (\S+)[^}]*?Section: Undefined[^}]*\}/g)) {
       const name = m[1]
       if (name === '' || name === '(0)') continue
       const [base, version] = name.split('@')
       if (HOST_API.test(base)) continue
-      if (version && /^(GLIBC|GCC)_/.test(version)) continue
-      if (musl ? musl.has(base) : t.triple.endsWith('musl')) continue
+      if (libc === 'gnu' && version && /^(GLIBC|GCC)_/.test(version)) continue
+      // Without zig's list of musl's names, any unversioned name passes as musl's.
+      if (libc === 'musl' && !version && (musl ? musl.has(base) : true)) continue
       // weak, unversioned glibc hooks (__gmon_start__ and the like) resolve to nothing.
       if (/Binding: Weak/.test(m[0])) continue
       problems.push(`imports ${name}`)
