@@ -57,3 +57,15 @@ linuxOnly('the fixture finds the poller\'s fds in /proc/self/fd')('when the epol
   // check. epoll_wait on a number that is no longer an epoll fd: EINVAL.
   t.deepEqual(r.stdout.trim().split('\n'), ['first: EINVAL poll', 'second: EINVAL poll', 'poll: EINVAL poll'])
 })
+
+for (const mode of ['uv', 'thread']) {
+  test(`the module loaded twice in one thread (a fresh module registry) works in both copies (${mode} poller)`, (t) => {
+    const r = spawnSync(process.execPath, [fixture('two-loads.mjs')], {
+      env: { ...process.env, SOCKET2_POLLER: mode },
+      encoding: 'utf8',
+      timeout: 20_000 + childStart,
+    })
+    t.is(r.status, 0, r.stderr)
+    t.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()!), { copies: true, got: 'ping' })
+  })
+}

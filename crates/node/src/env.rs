@@ -80,13 +80,50 @@ enum Wake {
   Thread(ThreadWake),
 }
 
-thread_local! {
-  static REACTOR: RefCell<Option<Reactor>> = const { RefCell::new(None) };
+/// Where a module instance keeps its reactor: its Node-API instance data. Each load of the addon
+/// gets an instance of its own (a test runner's fresh module registry loads it again in the same
+/// thread), and each has its own reactor.
+type Slot = RefCell<Option<Reactor>>;
+
+/// The reactor slot of `env`'s module instance, made on first use; freed with the instance.
+fn slot<'a>(env: sys::napi_env) -> Option<&'a Slot> {
+  let mut data = ptr::null_mut();
+  // SAFETY: `env` is the calling instance's own; the data, when set, is the Slot boxed below,
+  // which lives until the instance's finalizer.
+  unsafe {
+    if sys::napi_get_instance_data(env, &mut data) != sys::Status::napi_ok {
+      return None;
+    }
+    data.cast::<Slot>().as_ref()
+  }
 }
 
-/// Runs `f` on this thread's reactor; `None` before `init` or after teardown.
-pub fn with<R>(f: impl FnOnce(&mut Reactor) -> R) -> Option<R> {
-  REACTOR.with(|r| r.borrow_mut().as_mut().map(f))
+extern "C" fn free_slot(
+  _env: sys::napi_env,
+  data: *mut std::ffi::c_void,
+  _hint: *mut std::ffi::c_void,
+) {
+  // SAFETY: `data` is the Slot boxed in `new_slot`, freed once, by this finalizer.
+  drop(unsafe { Box::from_raw(data.cast::<Slot>()) });
+}
+
+fn new_slot<'a>(env: sys::napi_env) -> Result<&'a Slot> {
+  if let Some(s) = slot(env) {
+    return Ok(s);
+  }
+  let data = Box::into_raw(Box::new(Slot::new(None)));
+  // SAFETY: the box is handed to the instance, which frees it through `free_slot`.
+  check(
+    unsafe { sys::napi_set_instance_data(env, data.cast(), Some(free_slot), ptr::null_mut()) },
+    "napi_set_instance_data",
+  )?;
+  // SAFETY: just set; it lives until the instance's finalizer.
+  Ok(unsafe { &*data })
+}
+
+/// Runs `f` on the reactor of `env`'s module instance; `None` before `init` or after teardown.
+pub fn with<R>(env: sys::napi_env, f: impl FnOnce(&mut Reactor) -> R) -> Option<R> {
+  slot(env)?.borrow_mut().as_mut().map(f)
 }
 
 fn check(status: sys::napi_status, what: &str) -> Result<()> {
@@ -139,13 +176,14 @@ pub fn init(
   control: Unknown,
   mode: String,
 ) -> Result<i32> {
-  if with(|_| ()).is_some() {
+  let raw = env.raw();
+  let slot = new_slot(raw)?;
+  if slot.borrow().is_some() {
     return Err(Error::new(
       Status::GenericFailure,
-      "socket2 is already initialised in this thread",
+      "socket2 is already initialised in this module instance",
     ));
   }
-  let raw = env.raw();
   if dispatch.get_type()? != ValueType::Function {
     return Err(Error::new(
       Status::InvalidArg,
@@ -217,25 +255,29 @@ pub fn init(
     Wake::Thread(_) => 0,
   };
 
-  REACTOR.with(|r| {
-    *r.borrow_mut() = Some(Reactor {
-      poller,
-      env: raw,
-      dispatch,
-      refs,
-      async_ctx,
-      events: ev,
-      events_len: ev_len,
-      control: ctl,
-      wake,
-      refed: false,
-      failed,
-      failure_told: false,
-      redrain_until: None,
-      last_peer: None,
-    })
+  *slot.borrow_mut() = Some(Reactor {
+    poller,
+    env: raw,
+    dispatch,
+    refs,
+    async_ctx,
+    events: ev,
+    events_len: ev_len,
+    control: ctl,
+    wake,
+    refed: false,
+    failed,
+    failure_told: false,
+    redrain_until: None,
+    last_peer: None,
   });
-  env.add_env_cleanup_hook((), |_| teardown())?;
+  // The async kind: closing the uv handle completes in a later loop turn, which Node waits for.
+  let mut hook = ptr::null_mut();
+  // SAFETY: `on_cleanup` gets this env back as its argument, once, while the env still exists.
+  check(
+    unsafe { sys::napi_add_async_cleanup_hook(raw, Some(on_cleanup), raw.cast(), &mut hook) },
+    "napi_add_async_cleanup_hook",
+  )?;
   Ok(socket2_core::WOULD_BLOCK)
 }
 
@@ -334,11 +376,11 @@ struct Call {
 /// has passed; then settle the ref from the waiter count the continuations left. Inside a
 /// dispatch, JavaScript drains again itself (`redrain`) while the continuations run, within
 /// the same time.
-pub fn wake_rounds() {
+pub fn wake_rounds(env: sys::napi_env) {
   let until = Instant::now() + REDRAIN_TIME;
-  with(|r| r.redrain_until = Some(until));
+  with(env, |r| r.redrain_until = Some(until));
   loop {
-    let step = with(|r| (r.drain(), r.call()));
+    let step = with(env, |r| (r.drain(), r.call()));
     match step {
       Some((n, call)) if n > 0 => call_dispatch(&call, n as i32),
       _ => break,
@@ -348,10 +390,10 @@ pub fn wake_rounds() {
     }
   }
   // A failed poller is reported after the events it did deliver: dispatch(-errno).
-  if let Some((errno, call)) = with(|r| r.failure_to_tell().map(|e| (e, r.call()))).flatten() {
+  if let Some((errno, call)) = with(env, |r| r.failure_to_tell().map(|e| (e, r.call()))).flatten() {
     call_dispatch(&call, -errno);
   }
-  with(|r| {
+  with(env, |r| {
     r.redrain_until = None;
     r.rearm();
     let waiting = r.control(WAITERS) > 0;
@@ -365,8 +407,8 @@ pub fn wake_rounds() {
 /// small dispatch). Returns the count of event pairs written to `events`; 0 when there are
 /// none, when the wake-up's `REDRAIN_TIME` is up, or outside a wake-up; `-errno`, once, when
 /// the OS poller failed. Exported by `hot`.
-pub fn redrain() -> i32 {
-  with(|r| {
+pub fn redrain(env: sys::napi_env) -> i32 {
+  with(env, |r| {
     if !r.redrain_until.is_some_and(|t| Instant::now() < t) {
       return 0;
     }
@@ -379,8 +421,8 @@ pub fn redrain() -> i32 {
 /// when the loop was busy, readiness that came before the deadline is still undispatched, and
 /// its operation would time out with its data unread. As `redrain`, without the time bound.
 #[napi(js_name = "drainNow")]
-pub fn drain_now() -> i32 {
-  with(drain_once).unwrap_or(0)
+pub fn drain_now(env: Env) -> i32 {
+  with(env.raw(), drain_once).unwrap_or(0)
 }
 
 /// One drain into `events`: the count of event pairs, 0 for none, or `-errno`, once, when the
@@ -423,15 +465,30 @@ fn call_dispatch(c: &Call, n: i32) {
   }
 }
 
-fn teardown() {
-  let Some(r) = REACTOR.with(|r| r.borrow_mut().take()) else {
+/// The env is going away: stops the wake source, releases what the reactor holds in the env,
+/// and drops the poller. The hook is removed once the uv handle is closed (a later loop turn).
+unsafe extern "C" fn on_cleanup(
+  hook: sys::napi_async_cleanup_hook_handle,
+  env: *mut std::ffi::c_void,
+) {
+  let r = slot(env.cast()).and_then(|s| s.borrow_mut().take());
+  let Some(r) = r else {
+    // SAFETY: the hook's own handle, removed once.
+    unsafe { sys::napi_remove_async_cleanup_hook(hook) };
     return;
   };
-  match r.wake {
+  // The uv handle's close callback removes the hook; the thread is done once joined.
+  let done = match r.wake {
     #[cfg(unix)]
-    Wake::Uv(w) => w.stop(),
-    Wake::Thread(w) => w.stop(),
-  }
+    Wake::Uv(w) => {
+      w.stop(hook);
+      None
+    }
+    Wake::Thread(w) => {
+      w.stop();
+      Some(hook)
+    }
+  };
   // SAFETY: the env is being torn down on its own thread; the references and async context
   // belong to this env and are released once.
   unsafe {
@@ -444,16 +501,20 @@ fn teardown() {
   // Dropping the poller closes every socket and then the epoll/kqueue fd, after the wake
   // source stopped watching it.
   drop(r.poller);
+  if let Some(hook) = done {
+    // SAFETY: the hook's own handle, removed once.
+    unsafe { sys::napi_remove_async_cleanup_hook(hook) };
+  }
 }
 
 /// Keeps the event loop alive (an operation started waiting outside a dispatch).
 #[napi(js_name = "refLoop")]
-pub fn ref_loop() {
-  with(|r| r.set_ref(true));
+pub fn ref_loop(env: Env) {
+  with(env.raw(), |r| r.set_ref(true));
 }
 
 /// Lets the event loop exit (no operation waits any more, outside a dispatch).
 #[napi(js_name = "unrefLoop")]
-pub fn unref_loop() {
-  with(|r| r.set_ref(false));
+pub fn unref_loop(env: Env) {
+  with(env.raw(), |r| r.set_ref(false));
 }

@@ -249,7 +249,13 @@ unsafe extern "C" fn send(env: sys::napi_env, info: sys::napi_callback_info) -> 
   // SAFETY: the engine's own env and info; the only slice taken (see `View::bytes`).
   unsafe {
     call(env, info, |a| {
-      Ok(socket::send(a.u32(0)?, a.bytes(1)?, a.u32(2)?, a.u32(3)?))
+      Ok(socket::send(
+        env,
+        a.u32(0)?,
+        a.bytes(1)?,
+        a.u32(2)?,
+        a.u32(3)?,
+      ))
     })
   }
 }
@@ -260,6 +266,7 @@ unsafe extern "C" fn recv(env: sys::napi_env, info: sys::napi_callback_info) -> 
   unsafe {
     call(env, info, |a| {
       Ok(socket::recv(
+        env,
         a.u32(0)?,
         a.bytes_mut(1)?,
         a.u32(2)?,
@@ -276,7 +283,14 @@ unsafe extern "C" fn send_to(env: sys::napi_env, info: sys::napi_callback_info) 
   unsafe {
     call(env, info, |a| {
       let (buf, to) = (a.bytes(1)?, a.bytes(4)?);
-      Ok(socket::send_to(a.u32(0)?, buf, a.u32(2)?, a.u32(3)?, to))
+      Ok(socket::send_to(
+        env,
+        a.u32(0)?,
+        buf,
+        a.u32(2)?,
+        a.u32(3)?,
+        to,
+      ))
     })
   }
 }
@@ -295,6 +309,7 @@ unsafe extern "C" fn recv_from(
         return Err(c"socket2: recvFrom's buffer and meta overlap");
       }
       Ok(socket::recv_from(
+        env,
         a.u32(0)?,
         b.bytes_mut(),
         a.u32(2)?,
@@ -317,10 +332,10 @@ unsafe extern "C" fn send_text(
     call(env, info, |a| {
       let (id, len) = (a.u32(0)?, a.u32(2)?);
       if a.absent(3) {
-        return a.text(1, len as usize, |b| socket::send(id, b, 0, len));
+        return a.text(1, len as usize, |b| socket::send(env, id, b, 0, len));
       }
       let to = a.bytes(3)?;
-      a.text(1, len as usize, |b| socket::send_to(id, b, 0, len, to))
+      a.text(1, len as usize, |b| socket::send_to(env, id, b, 0, len, to))
     })
   }
 }
@@ -328,7 +343,7 @@ unsafe extern "C" fn send_text(
 /// `redrain()`: see `env::redrain`.
 unsafe extern "C" fn redrain(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
   // SAFETY: the engine's own env and info; no argument is read.
-  unsafe { call(env, info, |_| Ok(env::redrain())) }
+  unsafe { call(env, info, |_| Ok(env::redrain(env))) }
 }
 
 /// Adds the hot calls to the module's exports.

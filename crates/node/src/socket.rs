@@ -1,6 +1,7 @@
 //! Socket operations: each takes an id from `open`/`accept` and returns a number — a count,
 //! an id, 0 for done, or a negated OS error number (the would-block sentinel among them).
 
+use napi::{sys, Env};
 use napi_derive::napi;
 use socket2_core::poller::Origin;
 use socket2_core::socket::{self, Address, Family, Kind};
@@ -27,7 +28,7 @@ fn io_ret(r: std::io::Result<()>) -> i32 {
 
 /// Opens a socket of `kind` (`'tcp'|'udp'|'raw'`) and `family`; the id or `-errno`.
 #[napi]
-pub fn open(kind: String, family: String, protocol: i32) -> i32 {
+pub fn open(env: Env, kind: String, family: String, protocol: i32) -> i32 {
   let (Some(k), Some(f)) = (Kind::parse(&kind), Family::parse(&family)) else {
     return einval();
   };
@@ -38,7 +39,7 @@ pub fn open(kind: String, family: String, protocol: i32) -> i32 {
         family: f,
         protocol,
       };
-      with(|r| r.poller.insert(s, origin) as i32).unwrap_or_else(not_ready)
+      with(env.raw(), |r| r.poller.insert(s, origin) as i32).unwrap_or_else(not_ready)
     }
     Err(e) => -error::errno_of(&e),
   }
@@ -46,8 +47,8 @@ pub fn open(kind: String, family: String, protocol: i32) -> i32 {
 
 /// Closes a socket (the kernel sends RST if unread data is pending or linger is 0, else FIN).
 #[napi]
-pub fn close(id: u32) -> i32 {
-  with(|r| match r.poller.remove(id) {
+pub fn close(env: Env, id: u32) -> i32 {
+  with(env.raw(), |r| match r.poller.remove(id) {
     Some(_) => 0,
     None => not_ready(),
   })
@@ -68,8 +69,8 @@ fn span(size: usize, offset: u32, len: u32) -> Result<std::ops::Range<usize>, i3
   }
 }
 
-fn on_socket(id: u32, f: impl FnOnce(&socket2::Socket) -> i32) -> i32 {
-  with(|r| match r.poller.socket(id) {
+fn on_socket(env: sys::napi_env, id: u32, f: impl FnOnce(&socket2::Socket) -> i32) -> i32 {
+  with(env, |r| match r.poller.socket(id) {
     Ok(s) => f(s),
     Err(e) => -error::errno_of(&e),
   })
@@ -78,25 +79,32 @@ fn on_socket(id: u32, f: impl FnOnce(&socket2::Socket) -> i32) -> i32 {
 
 /// Binds to an address.
 #[napi]
-pub fn bind(id: u32, family: String, address: String, port: u32, scope_id: u32) -> i32 {
+pub fn bind(env: Env, id: u32, family: String, address: String, port: u32, scope_id: u32) -> i32 {
   match sockaddr(&family, &address, port, scope_id) {
-    Ok(a) => on_socket(id, |s| io_ret(s.bind(&a))),
+    Ok(a) => on_socket(env.raw(), id, |s| io_ret(s.bind(&a))),
     Err(e) => e,
   }
 }
 
 /// Starts listening.
 #[napi]
-pub fn listen(id: u32, backlog: i32) -> i32 {
-  on_socket(id, |s| io_ret(s.listen(backlog)))
+pub fn listen(env: Env, id: u32, backlog: i32) -> i32 {
+  on_socket(env.raw(), id, |s| io_ret(s.listen(backlog)))
 }
 
 /// Starts a connection: 0 connected, the would-block sentinel (wait for writability, then
 /// `finishConnect`), or `-errno`.
 #[napi]
-pub fn connect(id: u32, family: String, address: String, port: u32, scope_id: u32) -> i32 {
+pub fn connect(
+  env: Env,
+  id: u32,
+  family: String,
+  address: String,
+  port: u32,
+  scope_id: u32,
+) -> i32 {
   match sockaddr(&family, &address, port, scope_id) {
-    Ok(a) => with(|r| r.poller.connect(id, &a)).unwrap_or_else(not_ready),
+    Ok(a) => with(env.raw(), |r| r.poller.connect(id, &a)).unwrap_or_else(not_ready),
     Err(e) => e,
   }
 }
@@ -104,22 +112,22 @@ pub fn connect(id: u32, family: String, address: String, port: u32, scope_id: u3
 /// Replaces a socket that failed to connect with a fresh one in the same slot: the new id, or
 /// `-errno`.
 #[napi]
-pub fn reopen(id: u32) -> i32 {
-  with(|r| r.poller.reopen(id)).unwrap_or_else(not_ready)
+pub fn reopen(env: Env, id: u32) -> i32 {
+  with(env.raw(), |r| r.poller.reopen(id)).unwrap_or_else(not_ready)
 }
 
 /// Completes a connection after a writability wake-up.
 #[napi(js_name = "finishConnect")]
-pub fn finish_connect(id: u32) -> i32 {
-  with(|r| r.poller.finish_connect(id)).unwrap_or_else(not_ready)
+pub fn finish_connect(env: Env, id: u32) -> i32 {
+  with(env.raw(), |r| r.poller.finish_connect(id)).unwrap_or_else(not_ready)
 }
 
 /// Accepts a connection: the new socket's id or `-errno`. The peer's address, as accept(2)
 /// reported it, is then available from `lastPeer` (getpeername would fail once the peer has
 /// reset).
 #[napi]
-pub fn accept(id: u32) -> i32 {
-  with(|r| match r.poller.accept(id) {
+pub fn accept(env: Env, id: u32) -> i32 {
+  with(env.raw(), |r| match r.poller.accept(id) {
     Ok((c, peer)) => {
       r.last_peer = Some(peer);
       c as i32
@@ -132,8 +140,8 @@ pub fn accept(id: u32) -> i32 {
 /// The peer of the connection the last successful `accept` returned, or the sender of the last
 /// datagram `recvFrom` returned.
 #[napi(js_name = "lastPeer")]
-pub fn last_peer() -> JsAddr {
-  with(|r| match &r.last_peer {
+pub fn last_peer(env: Env) -> JsAddr {
+  with(env.raw(), |r| match &r.last_peer {
     Some(a) => JsAddr::of(a),
     None => JsAddr::error(error::EINVAL),
   })
@@ -143,7 +151,14 @@ pub fn last_peer() -> JsAddr {
 /// Receives one datagram into `buf[offset..offset+len]`: its length (the part that fit) or
 /// `-errno`. `meta` receives `[truncated (0/1), wire length, sender's wire form...]` (see
 /// `Address::to_wire`); the sender is also kept for `lastPeer`. Exported by `hot`.
-pub fn recv_from(id: u32, buf: &mut [u8], offset: u32, len: u32, meta: &mut [u8]) -> i32 {
+pub fn recv_from(
+  env: sys::napi_env,
+  id: u32,
+  buf: &mut [u8],
+  offset: u32,
+  len: u32,
+  meta: &mut [u8],
+) -> i32 {
   let range = match span(buf.len(), offset, len) {
     Ok(r) => r,
     Err(e) => return e,
@@ -151,7 +166,7 @@ pub fn recv_from(id: u32, buf: &mut [u8], offset: u32, len: u32, meta: &mut [u8]
   if meta.len() < 2 {
     return einval();
   }
-  with(|r| match r.poller.recv_from(id, &mut buf[range]) {
+  with(env, |r| match r.poller.recv_from(id, &mut buf[range]) {
     Ok((n, from, cut)) => {
       meta[0] = cut as u8;
       meta[1] = Address::from_sockaddr(&from).to_wire(&mut meta[2..]) as u8;
@@ -165,41 +180,43 @@ pub fn recv_from(id: u32, buf: &mut [u8], offset: u32, len: u32, meta: &mut [u8]
 
 /// Sends `buf[offset..offset+len]` as one datagram to the address in wire form (see
 /// `Address::to_wire`): the count or `-errno`. Exported by `hot`.
-pub fn send_to(id: u32, buf: &[u8], offset: u32, len: u32, to: &[u8]) -> i32 {
+pub fn send_to(env: sys::napi_env, id: u32, buf: &[u8], offset: u32, len: u32, to: &[u8]) -> i32 {
   let to = Address::from_wire(to).and_then(|a| a.to_sockaddr().map_err(|e| -error::errno_of(&e)));
   match (span(buf.len(), offset, len), to) {
-    (Ok(range), Ok(a)) => with(|r| r.poller.send_to(id, &buf[range], &a)).unwrap_or_else(not_ready),
+    (Ok(range), Ok(a)) => {
+      with(env, |r| r.poller.send_to(id, &buf[range], &a)).unwrap_or_else(not_ready)
+    }
     (Err(e), _) | (_, Err(e)) => e,
   }
 }
 
 /// Sends `buf[offset..offset+len]`: the count sent or `-errno`. Exported by `hot`.
-pub fn send(id: u32, buf: &[u8], offset: u32, len: u32) -> i32 {
+pub fn send(env: sys::napi_env, id: u32, buf: &[u8], offset: u32, len: u32) -> i32 {
   match span(buf.len(), offset, len) {
-    Ok(range) => with(|r| r.poller.send(id, &buf[range])).unwrap_or_else(not_ready),
+    Ok(range) => with(env, |r| r.poller.send(id, &buf[range])).unwrap_or_else(not_ready),
     Err(e) => e,
   }
 }
 
 /// Receives into `buf[offset..offset+len]`: the count (0 = end of stream) or `-errno`.
 /// Exported by `hot`.
-pub fn recv(id: u32, buf: &mut [u8], offset: u32, len: u32) -> i32 {
+pub fn recv(env: sys::napi_env, id: u32, buf: &mut [u8], offset: u32, len: u32) -> i32 {
   match span(buf.len(), offset, len) {
-    Ok(range) => with(|r| r.poller.recv(id, &mut buf[range])).unwrap_or_else(not_ready),
+    Ok(range) => with(env, |r| r.poller.recv(id, &mut buf[range])).unwrap_or_else(not_ready),
     Err(e) => e,
   }
 }
 
 /// `shutdown(2)`: `how` is `'r'`, `'w'` or `'rw'`.
 #[napi]
-pub fn shutdown(id: u32, how: String) -> i32 {
-  on_socket(id, |s| io_ret(socket::shutdown(s, &how)))
+pub fn shutdown(env: Env, id: u32, how: String) -> i32 {
+  on_socket(env.raw(), id, |s| io_ret(socket::shutdown(s, &how)))
 }
 
 /// The bound (`peer` false) or connected (`peer` true) address; `errno` set on failure.
 #[napi]
-pub fn address(id: u32, peer: bool) -> JsAddr {
-  with(|r| match r.poller.socket(id) {
+pub fn address(env: Env, id: u32, peer: bool) -> JsAddr {
+  with(env.raw(), |r| match r.poller.socket(id) {
     Ok(s) => match if peer { s.peer_addr() } else { s.local_addr() } {
       Ok(a) => JsAddr::of(&a),
       Err(e) => JsAddr::error(error::errno_of(&e)),
@@ -211,12 +228,12 @@ pub fn address(id: u32, peer: bool) -> JsAddr {
 
 /// The OS descriptor (fd on Unix, SOCKET on Windows) or `-errno`.
 #[napi]
-pub fn fd(id: u32) -> i64 {
+pub fn fd(env: Env, id: u32) -> i64 {
   #[cfg(unix)]
   use std::os::fd::AsRawFd as AsRaw;
   #[cfg(windows)]
   use std::os::windows::io::AsRawSocket as AsRaw;
-  with(|r| match r.poller.socket(id) {
+  with(env.raw(), |r| match r.poller.socket(id) {
     #[cfg(unix)]
     Ok(s) => s.as_raw_fd() as i64,
     #[cfg(windows)]
@@ -255,20 +272,20 @@ pub fn option_table() -> Vec<OptionRow> {
 
 /// Sets an option (JavaScript validated the name and the value's type): 0 or `-errno`.
 #[napi]
-pub fn setopt(id: u32, name: String, value: f64) -> i32 {
+pub fn setopt(env: Env, id: u32, name: String, value: f64) -> i32 {
   let Some(set) = options::find(&name).and_then(|o| o.set) else {
     return einval();
   };
-  on_socket(id, |s| io_ret(set(s, value)))
+  on_socket(env.raw(), id, |s| io_ret(set(s, value)))
 }
 
 /// Sets a text-valued option (device or algorithm name, address, multicast membership).
 #[napi(js_name = "setoptText")]
-pub fn setopt_text(id: u32, name: String, value: String) -> i32 {
+pub fn setopt_text(env: Env, id: u32, name: String, value: String) -> i32 {
   let Some(set) = options::find(&name).and_then(|o| o.set_text) else {
     return einval();
   };
-  on_socket(id, |s| io_ret(set(s, &value)))
+  on_socket(env.raw(), id, |s| io_ret(set(s, &value)))
 }
 
 /// A text option's value, or `errno` on failure.
@@ -280,13 +297,13 @@ pub struct OptText {
 
 /// Reads a text-valued option.
 #[napi(js_name = "getoptText")]
-pub fn getopt_text(id: u32, name: String) -> OptText {
+pub fn getopt_text(env: Env, id: u32, name: String) -> OptText {
   let mut out = OptText {
     value: String::new(),
     errno: -einval(),
   };
   if let Some(get) = options::find(&name).and_then(|o| o.get_text) {
-    out.errno = -on_socket(id, |s| match get(s) {
+    out.errno = -on_socket(env.raw(), id, |s| match get(s) {
       Ok(v) => {
         out.value = v;
         0
@@ -306,7 +323,7 @@ pub struct OptValue {
 
 /// Reads an option.
 #[napi]
-pub fn getopt(id: u32, name: String) -> OptValue {
+pub fn getopt(env: Env, id: u32, name: String) -> OptValue {
   let Some(get) = options::find(&name).and_then(|o| o.get) else {
     return OptValue {
       value: 0.0,
@@ -317,7 +334,7 @@ pub fn getopt(id: u32, name: String) -> OptValue {
     value: 0.0,
     errno: 0,
   };
-  let e = on_socket(id, |s| match get(s) {
+  let e = on_socket(env.raw(), id, |s| match get(s) {
     Ok(v) => {
       out.value = v;
       0

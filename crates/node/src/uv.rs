@@ -23,6 +23,8 @@ extern "C" {
   pub fn uv_close(handle: *mut c_void, cb: Option<CloseCb>);
   pub fn uv_ref(handle: *mut c_void);
   pub fn uv_unref(handle: *mut c_void);
+  pub fn uv_handle_get_data(handle: *const c_void) -> *mut c_void;
+  pub fn uv_handle_set_data(handle: *mut c_void, data: *mut c_void);
 }
 
 /// Allocates zeroed, 16-byte aligned memory for a poll handle. Freed by [`free_poll`].
@@ -33,10 +35,9 @@ pub fn alloc_poll() -> *mut c_void {
   Box::into_raw(vec![0u128; words].into_boxed_slice()).cast()
 }
 
-/// The close callback that frees a handle from [`alloc_poll`].
-pub extern "C" fn free_poll(handle: *mut c_void) {
-  // SAFETY: `handle` came from alloc_poll (same size computation) and libuv is done with it:
-  // this runs as its close callback.
+/// Frees a handle from [`alloc_poll`] once libuv is done with it (closed, or never started).
+pub fn free_poll(handle: *mut c_void) {
+  // SAFETY: `handle` came from alloc_poll (same size computation) and libuv is done with it.
   unsafe {
     let words = uv_handle_size(UV_POLL).div_ceil(16);
     drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(

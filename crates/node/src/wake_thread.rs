@@ -62,7 +62,7 @@ unsafe extern "C" fn on_wake(
 ) {
   // A null env means the environment is going away: nothing to deliver.
   if !env.is_null() {
-    wake_rounds();
+    wake_rounds(env);
   }
 }
 

@@ -6,7 +6,7 @@ use std::os::raw::{c_int, c_void};
 use std::time::Duration;
 
 use napi::bindgen_prelude::*;
-use napi::Env;
+use napi::{sys, Env};
 use socket2_core::Poller;
 
 use crate::env::wake_rounds;
@@ -24,13 +24,25 @@ fn poller_fd(p: &Poller) -> Result<c_int> {
     .ok_or_else(|| Error::new(Status::GenericFailure, "poller has no fd"))
 }
 
-extern "C" fn on_poll(_handle: *mut c_void, status: c_int, _events: c_int) {
+extern "C" fn on_poll(handle: *mut c_void, status: c_int, _events: c_int) {
+  // SAFETY: the handle is live (this is its callback); its data is the env until `stop`.
+  let env: sys::napi_env = unsafe { uv::uv_handle_get_data(handle) }.cast();
   // A negative status is libuv's negated errno: the poller's fd went bad. The rounds tell
   // JavaScript, which rejects what waits, and pause the handle.
   if status < 0 {
-    crate::env::with(|r| r.fail(-status));
+    crate::env::with(env, |r| r.fail(-status));
   }
-  wake_rounds();
+  wake_rounds(env);
+}
+
+extern "C" fn on_close(handle: *mut c_void) {
+  // SAFETY: libuv is done with the handle (this is its close callback); its data is the
+  // cleanup hook `stop` was given, removed once, here.
+  unsafe {
+    let hook: sys::napi_async_cleanup_hook_handle = uv::uv_handle_get_data(handle).cast();
+    uv::free_poll(handle);
+    sys::napi_remove_async_cleanup_hook(hook);
+  }
 }
 
 impl UvWake {
@@ -51,6 +63,7 @@ impl UvWake {
           format!("uv_poll_init failed ({st})"),
         ));
       }
+      uv::uv_handle_set_data(handle, env.raw().cast());
       // A failed start leaves a handle that never calls back: the reactor reports the failure
       // to every wait instead (see `init`).
       let st = uv::uv_poll_start(handle, uv::UV_READABLE, on_poll);
@@ -90,12 +103,14 @@ impl UvWake {
     }
   }
 
-  /// Stops watching and closes the handle (libuv frees it in the close callback).
-  pub fn stop(self) {
-    // SAFETY: the handle is live; after uv_close libuv owns it until free_poll runs.
+  /// Stops watching and closes the handle; once closed (a later loop turn) it is freed and the
+  /// env's cleanup `hook` removed.
+  pub fn stop(self, hook: sys::napi_async_cleanup_hook_handle) {
+    // SAFETY: the handle is live; after uv_close libuv owns it until on_close runs.
     unsafe {
       uv::uv_poll_stop(self.handle);
-      uv::uv_close(self.handle, Some(uv::free_poll));
+      uv::uv_handle_set_data(self.handle, hook.cast());
+      uv::uv_close(self.handle, Some(on_close));
     }
   }
 }
