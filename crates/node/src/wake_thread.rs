@@ -23,7 +23,7 @@ const WAKER: mio::Token = mio::Token(usize::MAX);
 #[derive(Clone, Copy)]
 struct Tsfn(sys::napi_threadsafe_function);
 // SAFETY: napi_call_threadsafe_function is documented as callable from any thread; the handle is
-// released only after the poller thread has been joined.
+// released only once the poller thread can no longer call it (see `Shared::wake`).
 unsafe impl Send for Tsfn {}
 
 struct Shared {
@@ -31,6 +31,17 @@ struct Shared {
   stop: AtomicBool,
   /// The errno the OS poller failed with, once the thread gave up (0: polling).
   failed: AtomicI32,
+  /// The thread's way to wake the loop; `stop` takes it, so a thread it could not join never
+  /// calls the function after its env is gone.
+  wake: Mutex<Option<Tsfn>>,
+}
+
+impl Shared {
+  fn signal(&self) {
+    if let Some(f) = *self.wake.lock().unwrap_or_else(|p| p.into_inner()) {
+      f.signal();
+    }
+  }
 }
 
 /// The poller thread and its way back into JavaScript.
@@ -107,6 +118,7 @@ impl ThreadWake {
       queue: Mutex::new(VecDeque::new()),
       stop: AtomicBool::new(false),
       failed: AtomicI32::new(0),
+      wake: Mutex::new(Some(tsfn)),
     });
     let s = shared.clone();
     let thread = std::thread::Builder::new()
@@ -122,7 +134,7 @@ impl ThreadWake {
             // them, and stop.
             s.failed
               .store(socket2_core::errno_of(&e).max(1), Ordering::Release);
-            tsfn.signal();
+            s.signal();
             break;
           }
           let mut q = s.queue.lock().unwrap_or_else(|p| p.into_inner());
@@ -136,7 +148,7 @@ impl ThreadWake {
           let signal = was_empty && !q.is_empty();
           drop(q);
           if signal {
-            tsfn.signal();
+            s.signal();
           }
         }
       })
@@ -194,15 +206,21 @@ impl ThreadWake {
   /// Stops and joins the thread, then releases the threadsafe function.
   pub fn stop(mut self) {
     self.shared.stop.store(true, Ordering::Release);
-    // If the wake fails the thread is still in poll(): joining would hang, so it is detached
-    // and the function is leaked rather than released under it.
-    if self.waker.wake().is_err() {
-      return;
+    // Taken under the lock the thread signals under: from here on the thread cannot call it.
+    self
+      .shared
+      .wake
+      .lock()
+      .unwrap_or_else(|p| p.into_inner())
+      .take();
+    // If the wake fails the thread is still in poll(): joining would hang, so it is detached.
+    // Should it wake later it finds the stop flag and no function to call.
+    if self.waker.wake().is_ok() {
+      if let Some(t) = self.thread.take() {
+        let _ = t.join();
+      }
     }
-    if let Some(t) = self.thread.take() {
-      let _ = t.join();
-    }
-    // SAFETY: the thread was joined, so nothing calls the function any more; this is the only
+    // SAFETY: the thread can no longer call the function (taken above); this is the only
     // release.
     unsafe {
       sys::napi_release_threadsafe_function(self.tsfn.0, sys::ThreadsafeFunctionReleaseMode::abort);
