@@ -504,16 +504,15 @@ test('a membership interface of the wrong type for its family throws TypeError',
   t.throws(() => u6.setopt('ipv6_join_group', { multiaddr: 'ff02::fb', interface: 'lo' }), badType)
 })
 
-test('an option absent on this platform throws SocketError ERR_SOCKET_OPTION_UNSUPPORTED naming its platforms', (t) => {
+const absent = optionNames().filter((o) => !o.supported)
+
+onlyOn(absent.length > 0, `every option in the table exists on ${process.platform}`)('an option absent on this platform throws SocketError ERR_SOCKET_OPTION_UNSUPPORTED naming its platforms', (t) => {
   const s = fresh(t)
-  const absent = optionNames().filter((o) => !o.supported)
   for (const o of absent) {
     const e = t.throws(() => s.getopt(o.name), { instanceOf: SocketError, code: 'ERR_SOCKET_OPTION_UNSUPPORTED' }, o.name)
     t.true(e?.message.includes(o.platforms), o.name)
     t.throws(() => s.setopt(o.name, false), { instanceOf: SocketError, code: 'ERR_SOCKET_OPTION_UNSUPPORTED' }, o.name)
   }
-  t.log(`${absent.length} option(s) absent on ${process.platform}`)
-  t.pass()
 })
 
 test('a value out of range throws RangeError ERR_OUT_OF_RANGE', (t) => {
