@@ -3,13 +3,15 @@
  * error without CAP_NET_RAW, and the unprivileged ICMP datagram ("ping") socket, tested in a
  * network namespace of its own. Privileged cases run as root only; the others run children.
  */
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { randomInt } from 'node:crypto'
+import { cpSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import test, { type ExecutionContext } from 'ava'
 import { addr, clock, raw, type Raw, SocketError, sleep, udp } from 'socket2'
-import { closing, emulated, has, linux, onlyOn, rawAllowed, within } from './util.ts'
+import { closing, emulated, has, linux, onlyOn, rawAllowed, tempDir, within } from './util.ts'
 
 const execFileAsync = promisify(execFile)
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
@@ -259,10 +261,28 @@ function checkDenied(t: ExecutionContext, out: Record<string, Attempt>): void {
   t.deepEqual(out.udp, { created: true, returned: 'Udp' })
 }
 
+/**
+ * A world-readable copy of a fixture and of the package it imports: another uid may not read
+ * the checkout (a clone under a private home, a private temp folder).
+ */
+function worldReadable(t: ExecutionContext, name: string): string {
+  const [dir, cleanup] = tempDir()
+  t.teardown(cleanup)
+  const root = fileURLToPath(new URL('..', import.meta.url))
+  const pkg = join(dir, 'node_modules', 'socket2')
+  const natives = readdirSync(root).filter((f) => f.endsWith('.node'))
+  for (const f of ['package.json', 'binding.js', 'dist', join('scripts', 'platform.js'), ...natives]) {
+    cpSync(join(root, f), join(pkg, f), { recursive: true })
+  }
+  cpSync(fixture(name), join(dir, name))
+  execFileSync('chmod', ['-R', 'a+rX', dir])
+  return join(dir, name)
+}
+
 const unprivileged = onlyOn(has('setpriv') && isRoot, 'needs root and setpriv (Linux)')
 unprivileged('without privilege (uid 65534), raw() throws SocketError EPERM synchronously; udp() still works', async (t) => {
   const { stdout } = await within(
-    execFileAsync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, fixture('raw-unprivileged.mjs')], {
+    execFileAsync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, worldReadable(t, 'raw-unprivileged.mjs')], {
       encoding: 'utf8',
       timeout: 15_000,
     }),
