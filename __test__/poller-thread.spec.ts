@@ -21,7 +21,8 @@ test('the poller-thread backend echoes 1 MiB, fires deadlines and lets the progr
   t.true(out.echoed)
   t.is(out.timeout.code, 'ETIMEDOUT')
   t.true(out.timeout.closed)
-  t.true(out.timeout.late >= -0.005 && out.timeout.late < 0.05, `late by ${out.timeout.late}`)
+  // Never early; late by at most a bound for a loaded machine.
+  t.true(out.timeout.late >= 0 && out.timeout.late < 1, `late by ${out.timeout.late}`)
 })
 
 const failing = fileURLToPath(new URL('./fixtures/poller-failure.mjs', import.meta.url))

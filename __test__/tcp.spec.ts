@@ -56,11 +56,15 @@ async function settlesAtOnce(p: Promise<unknown>): Promise<boolean> {
   return settled
 }
 
-/** Asserts that a deadline fired no earlier than 5 ms before `expires` and within 50 ms after. */
+/**
+ * Asserts that a deadline fired not before `expires` (the heap fires an entry only once
+ * clock() reaches it) and within a second after: a bound for a loaded machine, which still fails
+ * a deadline left to some later event instead of its own timer.
+ */
 function firedAtDeadline(t: ExecutionContext, expires: number): void {
   const now = clock()
-  t.true(now >= expires - 0.005, `fired ${((expires - now) * 1000).toFixed(1)} ms early`)
-  t.true(now <= expires + 0.05, `fired ${((now - expires) * 1000).toFixed(1)} ms late`)
+  t.true(now >= expires, `fired ${((expires - now) * 1000).toFixed(1)} ms early`)
+  t.true(now <= expires + 1, `fired ${((now - expires) * 1000).toFixed(1)} ms late`)
 }
 
 const timeout = { instanceOf: SocketError, code: 'ETIMEDOUT', message: 'timeout' }
@@ -423,7 +427,7 @@ serial('a deadline already past rejects a waiting recv with ETIMEDOUT at once', 
   closing(t, c, s, l)
   const called = clock()
   await t.throwsAsync(within(c.recv(new Uint8Array(16), undefined, called - 1)), timeout)
-  firedAtDeadline(t, called) // the deadline is long past: it fires within 50 ms of the call
+  firedAtDeadline(t, called) // the deadline is long past: it fires on the next timer turn
   t.true(c.closed)
 })
 

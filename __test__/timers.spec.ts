@@ -1,6 +1,7 @@
 /**
  * Time: clock(), sleep(), sleepUntil() and the timer heap behind them (shared with every
- * `expires` deadline). A sleep never ends early and, on an idle machine, ends within 50 ms late.
+ * `expires` deadline). A sleep never ends early; late, by at most `LATE`: a bound for a loaded
+ * machine, which still fails a sleep left to some later event instead of its own timer.
  */
 import test from 'ava'
 import { execFile } from 'node:child_process'
@@ -9,9 +10,9 @@ import { fileURLToPath } from 'node:url'
 import { clock, newthread, poll, sleep, sleepUntil } from 'socket2'
 import { childStart, pair, within } from './util.ts'
 
-const LATE = 0.05
+const LATE = 1
 
-test.serial('sleeps in different threads wake in deadline order, none early and none more than 50 ms late', async (t) => {
+test.serial('sleeps in different threads wake in deadline order, none early and none more than a second late', async (t) => {
   const order: number[] = []
   const late: number[] = []
   const threads = [0.03, 0.01, 0.02].map((s) =>
