@@ -16,8 +16,10 @@ const native = createRequire(import.meta.url)(join(import.meta.dirname, '..', 'b
 
 const badType = { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' }
 const UNKNOWN_ID = 0x7fffffff
-const EBADF = -constants.errno.EBADF
-const EFAULT = -constants.errno.EFAULT
+// The binding returns the OS's socket error numbers: WSAE* on Windows.
+const errno = constants.errno as Record<string, number>
+const EBADF = -(errno.WSAEBADF ?? errno.EBADF)
+const EFAULT = -(errno.WSAEFAULT ?? errno.EFAULT)
 
 /** The native id of a public socket (an internal method). */
 function idOf(s: object): number {

@@ -112,12 +112,30 @@ pub fn lookup(
       .map(|a| Entry {
         family: a.address,
         socktype: a.socktype,
-        protocol: a.protocol,
+        // Some getaddrinfo implementations leave the protocol 0 ("the type's default");
+        // name it, as the answers for IP literals do.
+        protocol: if a.protocol != 0 {
+          a.protocol
+        } else {
+          default_protocol(a.socktype)
+        },
         addr: a.sockaddr,
         canonname: a.canonname,
       })
       .collect(),
   )
+}
+
+/// The protocol a socket of `socktype` gets when it asks for none: TCP for streams, UDP for
+/// datagrams, 0 (none) for raw sockets.
+fn default_protocol(socktype: i32) -> i32 {
+  if socktype == crate::Kind::Tcp.raw() {
+    6 // IPPROTO_TCP
+  } else if socktype == crate::Kind::Udp.raw() {
+    17 // IPPROTO_UDP
+  } else {
+    0
+  }
 }
 
 fn code_of(kind: LookupErrorKind) -> &'static str {

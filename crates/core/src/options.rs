@@ -212,17 +212,16 @@ fn uint(v: f64) -> u32 {
 fn build() -> Vec<SockOpt> {
   #[cfg(any(target_os = "linux", target_os = "android"))]
   use crate::sys::TCP_FASTOPEN;
+  use crate::sys::{int, SOL_SOCKET, SO_ACCEPTCONN};
   #[cfg(unix)]
-  use crate::sys::{
-    int, set_int, IPPROTO_TCP, SOL_SOCKET, SO_ACCEPTCONN, SO_DONTROUTE, SO_RCVLOWAT, SO_SNDLOWAT,
-  };
+  use crate::sys::{set_int, IPPROTO_TCP, SO_DONTROUTE, SO_RCVLOWAT, SO_SNDLOWAT};
   use socket2::TcpKeepalive;
   let mut t = Vec::new();
   // SOL_SOCKET
   row!(
     t,
-    unix,
-    "Linux, macOS, BSD",
+    all(),
+    "all",
     "so_acceptconn",
     Bool,
     // getsockopt(SO_ACCEPTCONN) itself: the socket2 crate's is_listener() is Linux-only.

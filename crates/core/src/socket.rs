@@ -105,6 +105,9 @@ pub fn open(kind: Kind, family: Family, protocol: i32) -> io::Result<Socket> {
   };
   let s = Socket::new(family.domain()?, kind.socket_type(), proto)?;
   sys::configure(&s)?;
+  if family == Family::Inet6 && kind != Kind::Raw {
+    sys::dual_stack(&s)?;
+  }
   if kind == Kind::Tcp && family != Family::Unix {
     // Latency first, as Go does: a small write goes out at once instead of waiting for the
     // ACK of the previous one (Nagle). Sockets accepted from a listener inherit it on Linux
@@ -138,6 +141,15 @@ pub fn finish_connect(s: &Socket) -> io::Result<()> {
   match s.take_error()? {
     Some(e) => Err(e),
     None => Ok(()),
+  }
+}
+
+/// The bound address of a socket of `family`: the unspecified address with port 0 before a
+/// bind, on every platform.
+pub fn local_addr(s: &Socket, family: Family) -> io::Result<SockAddr> {
+  match family {
+    Family::Unix => s.local_addr(),
+    _ => sys::local_addr(s, family == Family::Inet6),
   }
 }
 

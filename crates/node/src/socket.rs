@@ -216,12 +216,16 @@ pub fn shutdown(env: Env, id: u32, how: String) -> i32 {
 /// The bound (`peer` false) or connected (`peer` true) address; `errno` set on failure.
 #[napi]
 pub fn address(env: Env, id: u32, peer: bool) -> JsAddr {
-  with(env.raw(), |r| match r.poller.socket(id) {
-    Ok(s) => match if peer { s.peer_addr() } else { s.local_addr() } {
+  with(env.raw(), |r| {
+    let a = if peer {
+      r.poller.socket(id).and_then(|s| s.peer_addr())
+    } else {
+      r.poller.local_addr(id)
+    };
+    match a {
       Ok(a) => JsAddr::of(&a),
       Err(e) => JsAddr::error(error::errno_of(&e)),
-    },
-    Err(e) => JsAddr::error(error::errno_of(&e)),
+    }
   })
   .unwrap_or_else(|| JsAddr::error(-not_ready()))
 }

@@ -105,12 +105,25 @@ impl Poller {
   /// # Errors
   /// `EBADF` for an unknown or closed id.
   pub fn socket(&self, id: Id) -> io::Result<&Socket> {
+    self.get(id).map(|l| &l.sock)
+  }
+
+  /// The bound address of `id`: the unspecified address with port 0 before a bind, on every
+  /// platform ([`socket::local_addr`]).
+  ///
+  /// # Errors
+  /// `EBADF` for an unknown or closed id; the OS error of `getsockname`.
+  pub fn local_addr(&self, id: Id) -> io::Result<SockAddr> {
+    let l = self.get(id)?;
+    socket::local_addr(&l.sock, l.origin.family)
+  }
+
+  fn get(&self, id: Id) -> io::Result<&Live> {
     self
       .slots
       .get((id & INDEX_MASK) as usize)
       .filter(|s| s.gen == id >> slot::INDEX_BITS)
       .and_then(|s| s.live.as_ref())
-      .map(|l| &l.sock)
       .ok_or_else(|| io::Error::from_raw_os_error(sys::EBADF))
   }
 

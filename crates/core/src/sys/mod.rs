@@ -4,6 +4,10 @@
 //! - `AF_UNIX`-style family constants and getaddrinfo flag values (`AI_*`);
 //! - `accept(&Socket)`: a non-blocking, close-on-exec accepted socket;
 //! - `send(&Socket, &[u8])`: a send that never raises SIGPIPE;
+//! - `dual_stack(&Socket)`: a new IPv6 socket that also takes IPv4 peers;
+//! - `local_addr(&Socket, v6)`: the bound address, the unspecified one before a bind;
+//! - `int(&Socket, level, name)`: an `int` option the socket2 crate has no method for, with
+//!   `SOL_SOCKET` and `SO_ACCEPTCONN`;
 //! - `configure(&Socket)`: makes a new socket non-blocking (and SIGPIPE-free where that is a
 //!   socket option);
 //! - `register(&Registry, &Socket, Token, Interest)` for the poller, and `rearm` to ask again for

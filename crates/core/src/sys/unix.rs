@@ -149,6 +149,25 @@ pub fn refused_by_sandbox(e: &io::Error) -> bool {
   matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM))
 }
 
+/// Leaves IPV6_V6ONLY as the OS sets it: off on Linux and macOS, so an `inet6` socket on `::`
+/// also takes IPv4 peers (as `::ffff:a.b.c.d`); the BSDs, where it defaults on, clear it.
+pub fn dual_stack(s: &Socket) -> io::Result<()> {
+  if cfg!(any(
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly"
+  )) {
+    s.set_only_v6(false)?;
+  }
+  Ok(())
+}
+
+/// The bound address (POSIX answers the unspecified address with port 0 before a bind).
+pub fn local_addr(s: &Socket, _v6: bool) -> io::Result<SockAddr> {
+  s.local_addr()
+}
+
 /// `getsockopt` of an `int` option the socket2 crate has no method for.
 pub fn int(s: &Socket, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
   let mut v: libc::c_int = 0;

@@ -16,6 +16,8 @@ pub const ECONNREFUSED: i32 = 10061; // WSAECONNREFUSED
 pub const EBADF: i32 = 10009; // WSAEBADF
 pub const EAFNOSUPPORT: i32 = 10047; // WSAEAFNOSUPPORT
 pub const EFAULT: i32 = 10014; // WSAEFAULT
+const WSAENOTCONN: i32 = 10057;
+const WSAEDESTADDRREQ: i32 = 10039;
 
 /// Windows reports a family mismatch as WSAHOST_NOT_FOUND (EAI_NONAME): no separate code.
 pub const EAI_ADDRFAMILY: i32 = i32::MIN;
@@ -38,8 +40,63 @@ pub fn accept(s: &Socket) -> io::Result<(Socket, SockAddr)> {
 }
 
 pub fn send(s: &Socket, buf: &[u8]) -> io::Result<usize> {
-  s.send(buf)
+  s.send(buf).map_err(|e| match e.raw_os_error() {
+    // A datagram socket with no default peer: Windows says WSAENOTCONN (wine WSAEINVAL) where
+    // POSIX says EDESTADDRREQ, the code callers test for ("give an address").
+    Some(WSAENOTCONN | EINVAL)
+      if s.r#type().ok() == Some(socket2::Type::DGRAM) && s.peer_addr().is_err() =>
+    {
+      io::Error::from_raw_os_error(WSAEDESTADDRREQ)
+    }
+    _ => e,
+  })
 }
+
+/// Clears IPV6_V6ONLY: Windows sets it on every new IPv6 socket, where Linux and macOS leave it
+/// off, so an `inet6` listener on `::` would not take IPv4 clients.
+pub fn dual_stack(s: &Socket) -> io::Result<()> {
+  s.set_only_v6(false)
+}
+
+/// The bound address. Windows refuses getsockname on a socket not yet bound (WSAEINVAL) where
+/// POSIX answers the unspecified address with port 0: that answer is given here too.
+pub fn local_addr(s: &Socket, v6: bool) -> io::Result<SockAddr> {
+  match s.local_addr() {
+    Err(e) if e.raw_os_error() == Some(EINVAL) => {
+      let ip: std::net::IpAddr = if v6 {
+        std::net::Ipv6Addr::UNSPECIFIED.into()
+      } else {
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+      };
+      Ok(std::net::SocketAddr::new(ip, 0).into())
+    }
+    r => r,
+  }
+}
+
+/// `getsockopt` of an `int` option the socket2 crate has no method for.
+pub fn int(s: &Socket, level: i32, name: i32) -> io::Result<i32> {
+  use windows_sys::Win32::Networking::WinSock::{getsockopt, SOCKET_ERROR};
+  let mut v: i32 = 0;
+  let mut len = std::mem::size_of::<i32>() as i32;
+  // SAFETY: `v` and `len` are live locals of the sizes the call is told; the socket is open for
+  // the borrow of `s`.
+  let r = unsafe {
+    getsockopt(
+      s.as_raw_socket() as usize,
+      level,
+      name,
+      (&mut v as *mut i32).cast(),
+      &mut len,
+    )
+  };
+  if r == SOCKET_ERROR {
+    return Err(io::Error::last_os_error());
+  }
+  Ok(v)
+}
+
+pub use windows_sys::Win32::Networking::WinSock::{SOL_SOCKET, SO_ACCEPTCONN};
 
 pub fn configure(s: &Socket) -> io::Result<()> {
   s.set_nonblocking(true)
