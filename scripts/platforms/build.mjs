@@ -178,8 +178,10 @@ function build(t, tools) {
     const env = { ...process.env, CARGO_TARGET_DIR: targetDir }
     if (t.zig) env[`CARGO_TARGET_${envKey(t.triple)}_LINKER`] = zigLinker(t.zig)
     run('cargo', ['build', '--release', '--manifest-path', manifest, '--target', t.triple], { env })
-    if (clippy) run('cargo', ['clippy', '--manifest-path', manifest, '--target', t.triple, '--', '-D', 'warnings'], { env })
-    return join(targetDir, t.triple, 'release', LIBRARY[osOf(t)])
+    return {
+      file: join(targetDir, t.triple, 'release', LIBRARY[osOf(t)]),
+      lint: () => run('cargo', ['clippy', '--manifest-path', manifest, '--target', t.triple, '--', '-D', 'warnings'], { env }),
+    }
   }
   const targetDir = join(root, 'target', 'cross')
   const env = { ...process.env, ...tools.env, CARGO_TARGET_DIR: targetDir }
@@ -198,14 +200,17 @@ function build(t, tools) {
   if (t.libnode) env.LIBNODE_PATH = libnode(t.libnode)
   const std = ['-Zbuild-std=std,panic_abort']
   run(tools.cargo, ['build', '--release', '--manifest-path', manifest, '--target', t.triple, ...std], { env })
-  if (clippy) {
-    if (!tools.cargoClippy) throw new Error('rust-web-clippy is installed but its cargo-clippy was not found')
-    // Debian's cargo-clippy finds its clippy-driver beside itself; CARGO picks the matching cargo.
-    run(tools.cargoClippy, ['clippy', '--manifest-path', manifest, '--target', t.triple, ...std, '--', '-D', 'warnings'], {
-      env: { ...env, CARGO: tools.cargo },
-    })
+  return {
+    file: join(targetDir, t.triple, 'release', LIBRARY[osOf(t)]),
+    lint: () => {
+      if (!tools.cargoClippy) throw new Error('rust-web-clippy is installed but its cargo-clippy was not found')
+      // Debian's cargo-clippy must go with Debian's rustc (rustup's clippy cannot read its std);
+      // it finds its clippy-driver beside itself, and CARGO picks the matching cargo.
+      run(tools.cargoClippy, ['clippy', '--manifest-path', manifest, '--target', t.triple, ...std, '--', '-D', 'warnings'], {
+        env: { ...env, CARGO: tools.cargo },
+      })
+    },
   }
-  return join(targetDir, t.triple, 'release', LIBRARY[osOf(t)])
 }
 
 // ---- checks ---------------------------------------------------------------------------------
@@ -332,18 +337,26 @@ const tools = setup(targets)
 const results = []
 for (const t of targets) {
   const started = Date.now()
-  const result = { target: t.triple, platform: t.platform, size: '-', format: '-', status: '' }
+  const result = { target: t.triple, platform: t.platform, size: '-', format: '-', status: '', clippy: '-' }
   try {
     console.log(`\n==> ${t.triple} (${t.platform})`)
     const built = build(t, tools)
     const dir = join(root, 'npm', t.platform)
     mkdirSync(dir, { recursive: true })
     const dest = join(dir, `socket2.${t.platform}.node`)
-    copyFileSync(built, dest)
+    copyFileSync(built.file, dest)
     const { format, problems } = check(t, dest)
     result.size = `${(statSync(dest).size / 1024).toFixed(0)} KiB`
     result.format = format
     result.status = problems.length ? `PROBLEM: ${problems.join('; ')}` : 'OK'
+    if (clippy) {
+      try {
+        built.lint()
+        result.clippy = 'clean'
+      } catch {
+        result.clippy = 'FAILED'
+      }
+    }
   } catch (e) {
     result.status = `FAILED: ${e.message}`
   }
@@ -351,10 +364,10 @@ for (const t of targets) {
   results.push(result)
 }
 
-const cols = ['target', 'platform', 'size', 'format', 'time', 'status']
+const cols = ['target', 'platform', 'size', 'format', 'time', ...(clippy ? ['clippy'] : []), 'status']
 const width = cols.map((c) => Math.max(c.length, ...results.map((r) => String(r[c]).length)))
 console.log()
 for (const row of [Object.fromEntries(cols.map((c) => [c, c])), ...results]) {
   console.log(cols.map((c, i) => String(row[c]).padEnd(width[i])).join('  ').trimEnd())
 }
-process.exit(results.every((r) => r.status === 'OK') ? 0 : 1)
+process.exit(results.every((r) => r.status === 'OK' && r.clippy !== 'FAILED') ? 0 : 1)
