@@ -4,10 +4,10 @@
 use socket2::SockAddr;
 
 use super::readiness::wait_for;
-use super::slot::{id_of, live, Id, Live, Slot, GEN_MASK, INDEX_MASK};
+use super::slot::{id_of, live, slot_of, Id, Live, Slot, GEN_MASK, INDEX_MASK};
 use super::{ebadf, Poller};
 use crate::error::{errno_of, WOULD_BLOCK};
-use crate::{socket, sys};
+use crate::socket;
 
 impl Poller {
   /// Starts a connection: 0 when connected, [`WOULD_BLOCK`] when in progress (wait for
@@ -43,24 +43,15 @@ impl Poller {
     let Some(Slot {
       gen,
       live: Some(old),
-    }) = self
-      .slots
-      .get_mut((id & INDEX_MASK) as usize)
-      .filter(|s| s.gen == id >> super::slot::INDEX_BITS)
+    }) = slot_of(&mut self.slots, id)
     else {
       return ebadf();
     };
     let o = old.origin;
     match socket::open(o.kind, o.family, o.protocol) {
       Ok(sock) => {
-        let fresh = Live::new(sock, o);
-        let mut gone = std::mem::replace(old, fresh);
-        if let Some(reg) = gone.reg.take() {
-          sys::deregister(registry, reg);
-        }
-        if let Some(k) = gone.kept.take() {
-          (*k).discard(&mut self.spare);
-        }
+        let gone = std::mem::replace(old, Live::new(sock, o));
+        drop(gone.release(registry, &mut self.spare));
         *gen = (*gen + 1) & GEN_MASK;
         id_of(id & INDEX_MASK, *gen) as i32
       }

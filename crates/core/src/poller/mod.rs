@@ -29,7 +29,7 @@ mod slot;
 
 use readiness::{after, report};
 pub use readiness::{Bits, EventBits};
-use slot::{id_of, live, Live, Slot, GEN_MASK};
+use slot::{id_of, live, slot_of, Live, Slot, GEN_MASK};
 pub use slot::{Id, Origin, Shape, INDEX_MASK};
 
 /// The socket table and the OS poller it registers with.
@@ -129,23 +129,9 @@ impl Poller {
 
   /// Removes a socket, returning it (dropping it closes the fd). `None` for an unknown id.
   pub fn remove(&mut self, id: Id) -> Option<Socket> {
-    let index = id & INDEX_MASK;
-    let Live {
-      sock, reg, kept, ..
-    } = self
-      .slots
-      .get_mut(index as usize)
-      .filter(|s| s.gen == id >> slot::INDEX_BITS)?
-      .live
-      .take()?;
-    if let Some(reg) = reg {
-      sys::deregister(&self.registry, reg);
-    }
-    if let Some(k) = kept {
-      (*k).discard(&mut self.spare);
-    }
-    self.free.push(index);
-    Some(sock)
+    let gone = slot_of(&mut self.slots, id)?.live.take()?;
+    self.free.push(id & INDEX_MASK);
+    Some(gone.release(&self.registry, &mut self.spare))
   }
 
   /// Number of live sockets.

@@ -1,5 +1,6 @@
 //! The socket table: ids, generations, and what is kept per live socket.
 
+use mio::Registry;
 use socket2::Socket;
 
 use super::datagram::Kept;
@@ -118,11 +119,29 @@ pub(super) fn id_of(index: u32, gen: u32) -> Id {
   index | (gen << INDEX_BITS)
 }
 
-/// The live socket of `id` (a free function so the registry can be borrowed beside it).
+/// The slot `id` names, if its generation is still the slot's (free functions, so the registry
+/// can be borrowed beside the table).
+pub(super) fn slot_of(slots: &mut [Slot], id: Id) -> Option<&mut Slot> {
+  slots
+    .get_mut((id & INDEX_MASK) as usize)
+    .filter(|s| s.gen == id >> INDEX_BITS)
+}
+
+/// The live socket of `id`.
 pub(super) fn live(slots: &mut [Slot], id: Id) -> Option<&mut Live> {
-  let s = slots.get_mut((id & INDEX_MASK) as usize)?;
-  if s.gen != id >> INDEX_BITS {
-    return None;
+  slot_of(slots, id)?.live.as_mut()
+}
+
+impl Live {
+  /// Gives up what the poller holds for this socket, the registration and a kept datagram's
+  /// buffer (back to `spare`), and returns the socket itself.
+  pub fn release(self, registry: &Registry, spare: &mut Option<Box<[u8]>>) -> Socket {
+    if let Some(reg) = self.reg {
+      sys::deregister(registry, reg);
+    }
+    if let Some(k) = self.kept {
+      (*k).discard(spare);
+    }
+    self.sock
   }
-  s.live.as_mut()
 }
