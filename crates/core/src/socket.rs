@@ -158,7 +158,10 @@ pub fn recv(s: &Socket, buf: &mut [u8]) -> io::Result<usize> {
   // `Read for &Socket` is recv(2) with no flags, over an initialised buffer: no unsafe here.
   use std::io::Read;
   let mut r = s;
-  r.read(buf)
+  match r.read(buf) {
+    Ok(0) => sys::ended(s),
+    r => r,
+  }
 }
 
 /// Sends from `buf`, without SIGPIPE.
@@ -187,6 +190,23 @@ pub fn send_to(s: &Socket, buf: &[u8], addr: &SockAddr) -> io::Result<usize> {
 /// Accepts a connection: the new socket is non-blocking and close-on-exec.
 pub fn accept(s: &Socket) -> io::Result<(Socket, SockAddr)> {
   sys::accept(s)
+}
+
+/// Closes `s` without making the caller wait. With `SO_LINGER` on and a time set, `close(2)`
+/// waits until the queued data is out or the time passes, on Linux even for a non-blocking
+/// socket: such a socket is closed on a thread of its own, so no event loop waits on a peer.
+/// The kernel lingers all the same. Anything else is closed at once.
+pub fn close(s: Socket) {
+  if matches!(s.linger(), Ok(Some(d)) if !d.is_zero()) {
+    // Should no thread start, the closure (and the socket) is dropped here: a close that
+    // waits is better than a descriptor that leaks.
+    let _ = std::thread::Builder::new()
+      .name("socket2-linger".into())
+      .stack_size(64 << 10)
+      .spawn(move || drop(s));
+  } else {
+    drop(s);
+  }
 }
 
 /// `shutdown(2)` with the seed's spelling: `'r'`, `'w'` or `'rw'`.

@@ -71,6 +71,13 @@ pub fn send(s: &Socket, buf: &[u8]) -> io::Result<usize> {
   s.send(buf)
 }
 
+/// A recv of 0 bytes is the end of the stream (or an empty datagram): a socket whose connect
+/// failed answers ENOTCONN or the connection's error instead.
+#[inline]
+pub fn ended(_: &Socket) -> io::Result<usize> {
+  Ok(0)
+}
+
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
 pub fn configure(s: &Socket) -> io::Result<()> {
   s.set_nosigpipe(true)?;

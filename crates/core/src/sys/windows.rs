@@ -19,8 +19,10 @@ pub const EFAULT: i32 = 10014; // WSAEFAULT
 const WSAENOTCONN: i32 = 10057;
 const WSAEDESTADDRREQ: i32 = 10039;
 
-/// Windows reports a family mismatch as WSAHOST_NOT_FOUND (EAI_NONAME): no separate code.
-pub const EAI_ADDRFAMILY: i32 = i32::MIN;
+/// Windows reports a family mismatch as WSAHOST_NOT_FOUND (EAI_NONAME) and has no code of its
+/// own for it; wine hands on the host C library's EAI_ADDRFAMILY (glibc's -9) untranslated,
+/// which would otherwise read as an unknown (EAI_SYSTEM) failure.
+pub const EAI_ADDRFAMILY: i32 = -9;
 
 /// getaddrinfo flags, by the seed's names (ws2def.h values).
 pub const AI_FLAGS: &[(&str, i32)] = &[
@@ -50,6 +52,18 @@ pub fn send(s: &Socket, buf: &[u8]) -> io::Result<usize> {
     }
     _ => e,
   })
+}
+
+/// A recv of 0 bytes is the end of the stream (or an empty datagram), except on a stream socket
+/// that never connected: once its connect failed, Windows (wine at least) reads it as 0 bytes,
+/// where POSIX answers ENOTCONN. The failure is reported instead, so a reader never takes a
+/// refused connection for a peer that closed. Only a 0-byte read pays for the two calls.
+pub fn ended(s: &Socket) -> io::Result<usize> {
+  if s.r#type().ok() == Some(socket2::Type::STREAM) && s.peer_addr().is_err() {
+    let e = s.take_error()?;
+    return Err(e.unwrap_or_else(|| io::Error::from_raw_os_error(WSAENOTCONN)));
+  }
+  Ok(0)
 }
 
 /// Clears IPV6_V6ONLY: Windows sets it on every new IPv6 socket, where Linux and macOS leave it
