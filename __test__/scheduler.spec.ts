@@ -321,8 +321,8 @@ test('newthread(notAFunction) throws TypeError ERR_INVALID_ARG_TYPE', (t) => {
   }
 })
 
-test('start() and poll() with a non-number timeout throw TypeError ERR_INVALID_ARG_TYPE synchronously', (t) => {
-  for (const v of ['x', NaN, null, {}, true]) {
+test('start() and poll() with a non-number timeout (or options.timeout) throw TypeError ERR_INVALID_ARG_TYPE synchronously', (t) => {
+  for (const v of ['x', NaN, null, { timeout: 'x' }, { timeout: NaN }, true]) {
     t.throws(() => start(v as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
     t.throws(() => poll(v as never), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
   }

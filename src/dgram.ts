@@ -2,15 +2,52 @@
  * What UDP and raw sockets share: one datagram per `send`, one per `recv`, the sender's
  * address with each, and `connect` to set a default peer.
  */
+import { deadlineOf, type Expires, signalOf } from './abort'
 import native from './binding'
-import { Address, type AddressLike, resolveTarget, WIRE_MAX } from './addr'
+import { Address, AddrInfo, type AddressLike, resolveTarget, WIRE_MAX } from './addr'
 import { constants } from 'node:os'
 import { argType, errnoException, ioError, SocketError } from './errors'
 import { AGAIN, completed, failed, Op, WOULD_BLOCK } from './scheduler'
-import { BufferOp, checkExpires, nativeAddress, payload, sendOnce, sendSize, Socket, span } from './socket'
+import { BufferOp, nativeAddress, payload, sendOnce, sendSize, Socket, span } from './socket'
 
-function isTarget(v: unknown): boolean {
-  return typeof v === 'string' || v === false || (typeof v === 'object' && v !== null)
+/** Whether `v` is a datagram's destination: a host (a string, `false` for loopback) or an address object. */
+function isDestination(v: unknown): boolean {
+  return typeof v === 'string' || v === false || Address.is(v) || AddrInfo.is(v)
+}
+
+/** A `send` call decoded by `decodeSend`: one object, refilled by every call (no allocation). */
+const form = { maxlen: undefined as unknown, target: undefined as unknown, port: undefined as unknown, expires: undefined as unknown }
+
+/**
+ * Decodes the call forms of a datagram `send` (its arguments after `data`) into `form`:
+ *   send(data, address | ai, expires?)         send(data, host, port?, expires?)
+ *   send(data, maxlen, address | ai, expires?) send(data, maxlen, host, port?, expires?)
+ *   send(data, maxlen?, expires?)              once connected
+ * told apart by where the destination sits. `expires` is a `clock()` time or
+ * `{ expires?, signal? }`, so an options object is never a destination. Returns how many of
+ * the arguments the form has: any after them must be undefined.
+ */
+function decodeSend(a: unknown, b: unknown, c: unknown, d: unknown): number {
+  form.maxlen = form.target = form.port = form.expires = undefined
+  if (isDestination(a)) return destination(a, b, c, 0)
+  form.maxlen = a
+  if (isDestination(b)) return destination(b, c, d, 1)
+  // A destination after one more argument: `maxlen` is what was wrong.
+  if (isDestination(c)) throw argType('maxlen', 'a number or undefined', a)
+  form.expires = b
+  return 2
+}
+
+/** The rest of a form from its destination on: `address, expires?` or `host, port?, expires?`. */
+function destination(target: unknown, x: unknown, y: unknown, before: number): number {
+  form.target = target
+  if (typeof target === 'object') {
+    form.expires = x
+    return before + 2
+  }
+  form.port = x
+  form.expires = y
+  return before + 3
 }
 
 /** `[truncated, wire length, sender's wire form]` of the last datagram received. */
@@ -53,54 +90,47 @@ export class Datagram extends Socket {
    * `send(data, maxlen?, address | host, port?, expires?)`, or `send(data, maxlen?, expires?)` once
    * connected. Raw sockets need no port. Resolves with the byte count.
    */
-  send(data: string | Uint8Array, target: AddressLike, expires?: number): Promise<number>
-  send(data: string | Uint8Array, host: string | false, port?: number | string, expires?: number): Promise<number>
-  send(data: string | Uint8Array, maxlen: number | undefined, target: AddressLike, expires?: number): Promise<number>
+  send(data: string | Uint8Array, target: AddressLike, expires?: Expires): Promise<number>
+  send(data: string | Uint8Array, host: string | false, port?: number | string, expires?: Expires): Promise<number>
+  send(data: string | Uint8Array, maxlen: number | undefined, target: AddressLike, expires?: Expires): Promise<number>
   send(
     data: string | Uint8Array,
     maxlen: number | undefined,
     host: string | false,
     port?: number | string,
-    expires?: number,
+    expires?: Expires,
   ): Promise<number>
-  send(data: string | Uint8Array, maxlen?: number, expires?: number): Promise<number>
+  send(data: string | Uint8Array, maxlen?: number, expires?: Expires): Promise<number>
   send(data: string | Uint8Array, a?: unknown, b?: unknown, c?: unknown, d?: unknown): Promise<number> {
-    // The call forms above, told apart by where the address (a string, false or an object) sits.
-    let maxlen: unknown
-    let target: unknown
-    let port: unknown
-    let expires: unknown
-    let extra: unknown
-    if (isTarget(a)) {
-      target = a
-      if (typeof a === 'object') [expires, extra] = [b, c !== undefined ? c : d]
-      else [port, expires, extra] = [b, c, d]
-    } else if (isTarget(b)) {
-      ;[maxlen, target] = [a, b]
-      if (typeof b === 'object') [expires, extra] = [c, d]
-      else [port, expires] = [c, d]
-    } else if (isTarget(c)) {
-      throw argType('maxlen', 'a number or undefined', a)
-    } else {
-      ;[maxlen, expires, extra] = [a, b, c !== undefined ? c : d]
+    const used = decodeSend(a, b, c, d)
+    for (let i = used + 1; i < arguments.length; i++) {
+      if (arguments[i] !== undefined) throw argType('expires', 'the last argument', arguments[i])
     }
-    for (let i = 5; i < arguments.length && extra === undefined; i++) extra = arguments[i]
-    if (extra !== undefined) throw argType('expires', 'the last argument', extra)
+    const { maxlen, target, port, expires } = form
     const len = sendSize(data, maxlen)
-    const deadline = checkExpires(expires)
+    const deadline = deadlineOf(expires)
+    const signal = signalOf(expires)
     const id = this.id('send')
     const busy = this.io.busy(1, 'send')
     if (busy !== undefined) return busy
+    if (signal?.aborted) return this.aborted(signal)
     const out = payload(data, maxlen)
-    if (target === undefined) return this.#send(id, out, len, undefined, deadline)
-    if (Address.is(target)) return this.#send(id, out, len, target, deadline)
+    if (target === undefined) return this.#send(id, out, len, undefined, deadline, signal)
+    if (Address.is(target)) return this.#send(id, out, len, target, deadline, signal)
     const addrs = resolveTarget(target, port, this.type(), this.family(), undefined)
     return Array.isArray(addrs)
-      ? this.#send(id, out, len, addrs[0], deadline)
-      : addrs.then((a) => this.#send(this.id('send'), out, len, a[0], deadline))
+      ? this.#send(id, out, len, addrs[0], deadline, signal)
+      : addrs.then((a) => (signal?.aborted ? this.aborted(signal) : this.#send(this.id('send'), out, len, a[0], deadline, signal)))
   }
 
-  #send(id: number, data: string | Uint8Array, len: number, to: Address | undefined, expires: number | undefined): Promise<number> {
+  #send(
+    id: number,
+    data: string | Uint8Array,
+    len: number,
+    to: Address | undefined,
+    expires: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
     // The common case, sent at once, allocates no op.
     let n: number | typeof AGAIN
     try {
@@ -108,7 +138,7 @@ export class Datagram extends Socket {
     } catch (e) {
       return failed(e as Error)
     }
-    return n !== AGAIN ? completed(n) : this.io.park(1, new SendToOp(this, data, len, to), expires)
+    return n !== AGAIN ? completed(n) : this.io.park(1, new SendToOp(this, data, len, to), expires, signal)
   }
 
   /**
@@ -117,12 +147,14 @@ export class Datagram extends Socket {
    * first `maxlen` bytes are in `buf`, the kernel dropped the rest). An empty datagram gives
    * length 0.
    */
-  recv(buf: Uint8Array, maxlen?: number, expires?: number): Promise<[number, Address]> {
+  recv(buf: Uint8Array, maxlen?: number, expires?: Expires): Promise<[number, Address]> {
     const len = span(buf, maxlen, 'buf')
-    const deadline = checkExpires(expires)
+    const deadline = deadlineOf(expires)
+    const signal = signalOf(expires)
     const id = this.id('recv')
     const busy = this.io.busy(0, 'recv')
     if (busy !== undefined) return busy
+    if (signal?.aborted) return this.aborted(signal)
     // A datagram already there: no op is allocated.
     let got: [number, Address] | typeof AGAIN
     try {
@@ -130,7 +162,7 @@ export class Datagram extends Socket {
     } catch (e) {
       return failed(e as Error)
     }
-    return got !== AGAIN ? completed(got) : this.io.park(0, new RecvFromOp(this, buf, len), deadline)
+    return got !== AGAIN ? completed(got) : this.io.park(0, new RecvFromOp(this, buf, len), deadline, signal)
   }
 
   /**

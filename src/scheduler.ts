@@ -7,8 +7,11 @@
  * on its socket's direction (`Io.park`), and the dispatch retries it when the poller reports that
  * direction ready. Native code never creates promises.
  */
+import { abortable, abortError, signalOf } from './abort'
 import native, { INDEX_MASK, READ, WRITE } from './binding'
+import { debug, debugging } from './debug'
 import { argType, errnoException, ownError, timeoutError } from './errors'
+import { counters } from './stats'
 import { at, clock, type Timer } from './timers'
 
 /** `[index, bits]` pairs written by the native drain. */
@@ -33,7 +36,7 @@ export const pollerMode: 'uv' | 'thread' =
     : 'uv'
 
 /** The would-block sentinel: a negated EAGAIN. */
-export const WOULD_BLOCK: number = native.init(dispatch, events, control, pollerMode)
+export const WOULD_BLOCK: number = native.init(wake, events, control, pollerMode)
 
 /** Immediate completions a thread may make before it yields to the event loop once. */
 const BUDGET = 128
@@ -65,9 +68,17 @@ function pollerFailure(): Error {
   return errnoException(broken, 'poll')
 }
 
+/** The native poller's call into JavaScript: a wake-up with `n` events (see `dispatch`). */
+function wake(n: number): void {
+  counters.wakeups++
+  dispatch(n)
+}
+
 /** `dispatch(n)`: `n` event pairs are in `events`; a negative `n` is the poller's failure. */
 function dispatch(n: number): void {
   if (n < 0) return fail(-n)
+  counters.dispatches++
+  if (debugging) debug('wake: %d events', n)
   budget = BUDGET
   for (let i = 0; i < 2 * n; i += 2) {
     const io = table[events[i]!]
@@ -170,14 +181,30 @@ export abstract class Op<T> {
   resolve!: (v: T) => void
   reject!: (e: Error) => void
   timer: Timer | undefined = undefined
+  /** The signal whose abort ends the wait; the op itself is its listener (`handleEvent`). */
+  signal: AbortSignal | undefined = undefined
   /** The socket, which a deadline closes. Only a waiting op ties it to the table. */
-  abstract readonly sock: { close(): void }
+  abstract readonly sock: {
+    close(): void
+    /** @internal */
+    readonly io: Io
+  }
   /** The call's name, for errors (`recv`, `accept`...). */
   abstract readonly syscall: string
   abstract retry(): T | typeof AGAIN
   /** The error its deadline rejects it with. */
   timedOut(): Error {
     return timeoutError(this.syscall)
+  }
+  /**
+   * The signal's abort: the op is its own listener, so a wait with a signal allocates no
+   * closure, and removing the listener when the op settles needs nothing kept beside it.
+   */
+  handleEvent(): void {
+    const io = this.sock.io
+    const op = this as Op<unknown>
+    if (io.r === op) io.abort(0, op)
+    else if (io.w === op) io.abort(1, op)
   }
 }
 
@@ -227,9 +254,10 @@ export class Io {
 
   /**
    * Parks `op` on direction `dir` until the dispatch finishes it. With `expires`, it rejects
-   * with ETIMEDOUT at that `clock()` time and the socket is force-closed.
+   * with ETIMEDOUT at that `clock()` time and the socket is force-closed; with `signal`, its
+   * abort does the same with AbortError.
    */
-  park<T>(dir: 0 | 1, op: Op<T>, expires: number | undefined): Promise<T> {
+  park<T>(dir: 0 | 1, op: Op<T>, expires: number | undefined, signal?: AbortSignal): Promise<T> {
     if (this.closed) return Promise.reject(ownError('ERR_SOCKET_CLOSED', op.syscall))
     if (broken !== 0) return Promise.reject(pollerFailure())
     const busy = this.busy(dir, op.syscall)
@@ -239,8 +267,15 @@ export class Io {
       op.reject = reject
       if (dir === 0) this.r = op as Op<unknown>
       else this.w = op as Op<unknown>
+      if (dir === 0) counters.read++
+      else counters.write++
       addWaiter()
+      if (debugging) debug('wait: %s on #%d', op.syscall, this.index)
       if (expires !== undefined) op.timer = at(expires, () => this.expire(dir, op as Op<unknown>))
+      if (signal !== undefined) {
+        op.signal = signal
+        signal.addEventListener('abort', op)
+      }
     })
   }
 
@@ -258,16 +293,35 @@ export class Io {
     // dispatch it in time; then the op is no longer parked here.
     catchUp()
     if (this.take(dir) !== op) return
+    if (debugging) debug('deadline: %s on #%d', op.syscall, this.index)
     op.reject(op.timedOut())
+    op.sock.close()
+  }
+
+  /** @internal The abort of the signal `op` waits with: like its deadline, with AbortError. */
+  abort(dir: 0 | 1, op: Op<unknown>): void {
+    const signal = op.signal!
+    if (this.take(dir) !== op) return
+    if (debugging) debug('abort: %s on #%d', op.syscall, this.index)
+    op.reject(abortError(signal))
     op.sock.close()
   }
 
   private take(dir: 0 | 1): Op<unknown> | undefined {
     const op = dir === 0 ? this.r : this.w
     if (op === undefined) return undefined
-    if (dir === 0) this.r = undefined
-    else this.w = undefined
+    if (dir === 0) {
+      this.r = undefined
+      counters.read--
+    } else {
+      this.w = undefined
+      counters.write--
+    }
     op.timer?.cancel()
+    if (op.signal !== undefined) {
+      op.signal.removeEventListener('abort', op)
+      op.signal = undefined
+    }
     removeWaiter()
     return op
   }
@@ -392,19 +446,40 @@ export function newthread<A extends unknown[]>(fn: (...args: A) => unknown, ...a
   return new Thread(() => fn(...args))
 }
 
+/** What `poll()` and `start()` take in place of their `timeout`. */
+export interface RunOptions {
+  /** Seconds to wait at most. */
+  timeout?: number
+  /** Its abort rejects the call with AbortError (the threads stay where they are). */
+  signal?: AbortSignal
+}
+
+/** The seconds in a `timeout` argument: a number, or the options' `timeout`, validated. */
+function timeoutOf(arg: unknown): number | undefined {
+  if (arg === undefined) return undefined
+  const [what, seconds] = typeof arg === 'object' && arg !== null ? ['options.timeout', (arg as RunOptions).timeout] : ['timeout', arg]
+  if (seconds !== undefined && (typeof seconds !== 'number' || Number.isNaN(seconds))) {
+    throw argType(what, typeof arg === 'object' ? 'a number of seconds' : 'a number of seconds or { timeout?, signal? }', seconds)
+  }
+  return seconds
+}
+
 /**
  * Waits for the next batch of I/O events and resumes the threads it wakes: `true`, or `false`
  * when `timeout` seconds pass first (default: wait without limit). Rejects if the OS poller
- * failed.
+ * failed, and with AbortError when the options' `signal` aborts.
+ *
+ * @example
+ * while (await poll(1)) {}   // until a second passes with no event
  */
-export function poll(timeout?: number): Promise<boolean> {
-  if (timeout !== undefined && (typeof timeout !== 'number' || Number.isNaN(timeout))) {
-    throw argType('timeout', 'a number of seconds', timeout)
-  }
+export function poll(timeout?: number | RunOptions): Promise<boolean> {
+  const seconds = timeoutOf(timeout)
+  const signal = signalOf(timeout)
   if (broken !== 0) return Promise.reject(pollerFailure())
-  return new Promise<boolean>((resolve, reject) => {
+  let done!: (ready: boolean) => void
+  const polled = new Promise<boolean>((resolve, reject) => {
     let timer: Timer | undefined
-    const done = (ready: boolean): void => {
+    done = (ready: boolean): void => {
       timer?.cancel()
       removeWaiter()
       if (broken !== 0) reject(pollerFailure())
@@ -412,12 +487,18 @@ export function poll(timeout?: number): Promise<boolean> {
     }
     addWaiter()
     pollers.push(done)
-    if (timeout !== undefined) {
-      timer = at(clock() + timeout, () => {
+    if (seconds !== undefined) {
+      timer = at(clock() + seconds, () => {
         pollers = pollers.filter((p) => p !== done)
         done(false)
       })
     }
+  })
+  if (signal === undefined) return polled
+  return abortable(polled, signal, () => {
+    if (!pollers.includes(done)) return
+    pollers = pollers.filter((p) => p !== done)
+    done(false)
   })
 }
 
@@ -426,27 +507,37 @@ export function poll(timeout?: number): Promise<boolean> {
  * Rejects with the first error thrown by a thread while it runs; errors thrown after it ended
  * surface on their threads as usual. A `start()` during another returns the running one. A
  * thread that awaits `start()` waits for itself: only the timeout or `stop()` ends that run.
+ * With the options' `signal`, its abort ends the run too, rejecting with AbortError.
+ *
+ * @example
+ * newthread(server); newthread(client); await start(10)
  */
-export function start(timeout?: number): Promise<void> {
-  if (timeout !== undefined && (typeof timeout !== 'number' || Number.isNaN(timeout))) {
-    throw argType('timeout', 'a number of seconds', timeout)
-  }
-  if (runner !== undefined) return runner.promise
+export function start(timeout?: number | RunOptions): Promise<void> {
+  const seconds = timeoutOf(timeout)
+  const signal = signalOf(timeout)
+  if (runner !== undefined) return signal === undefined ? runner.promise : abortable(runner.promise, signal)
+  if (signal?.aborted) return Promise.reject(abortError(signal))
   let timer: Timer | undefined
   let settle!: (failed: boolean, e?: unknown) => void
+  const abort = (): void => settle(true, abortError(signal!))
   const promise = new Promise<void>((resolve, reject) => {
     settle = (failed, e) => {
       if (runner?.promise !== promise) return
       runner = undefined
       timer?.cancel()
+      signal?.removeEventListener('abort', abort)
       if (failed) reject(e)
       else resolve()
     }
   })
   const finish = (): void => settle(false)
   runner = { promise, finish, fail: (e) => settle(true, e) }
-  if (live.size === 0) finish()
-  else if (timeout !== undefined) timer = at(clock() + timeout, () => finish())
+  if (live.size === 0) {
+    finish()
+    return promise
+  }
+  if (seconds !== undefined) timer = at(clock() + seconds, () => finish())
+  signal?.addEventListener('abort', abort, { once: true })
   return promise
 }
 

@@ -5,20 +5,15 @@
 import { lstatSync, unlinkSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { isUint8Array } from 'node:util/types'
+import { abortError } from './abort'
 import native from './binding'
+import { debug, debugging } from './debug'
+import './dispose'
 import { Address, type AddressLike, type Family, familyOf, type Protocol, protocolName, protocolOf, protocols, resolveTarget, type SocketType } from './addr'
 import { argRange, argType, errnoException, ownError } from './errors'
 import { getopt, type OptionValue, setopt } from './options'
 import { forget, indexOf, Io, Op } from './scheduler'
-
-/** Validates an `expires` argument: an absolute `clock()` time, or none. */
-export function checkExpires(expires: unknown): number | undefined {
-  if (expires === undefined || expires === null) return undefined
-  if (typeof expires !== 'number' || Number.isNaN(expires)) {
-    throw argType('expires', 'an absolute clock() time in seconds', expires)
-  }
-  return expires
-}
+import { counters } from './stats'
 
 /** Validates `buf` and `maxlen` for recv/send; returns the byte count to use. */
 export function span(buf: unknown, maxlen: unknown, what: string): number {
@@ -100,6 +95,8 @@ function release(r: Remains): void {
 const dropped = new FinalizationRegistry<Remains>((r) => {
   release(r)
   forget(indexOf(r.id))
+  counters.sockets--
+  if (debugging) debug('close: #%d (collected)', indexOf(r.id))
 })
 
 /** @internal Proves a constructor call comes from this library (sockets come from `tcp()`...). */
@@ -130,6 +127,8 @@ export class Socket {
     this.io = new Io(indexOf(id))
     this.#remains = { id, unixFile: undefined }
     dropped.register(this, this.#remains, this)
+    counters.sockets++
+    if (debugging) debug('open: %s %s #%d', type, family, this.io.index)
   }
 
   /** @internal The native id; throws ERR_SOCKET_CLOSED after `close()`. */
@@ -250,7 +249,29 @@ export class Socket {
     this.#id = -1
     dropped.unregister(this)
     release(this.#remains)
+    counters.sockets--
+    if (debugging) debug('close: #%d', this.io.index)
     this.io.close()
+  }
+
+  /** Closes the socket (`using s = tcp()`): the same as `close()`. */
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  /** Closes the socket (`await using s = tcp()`): the same as `close()`, which never waits. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close()
+    return Promise.resolve()
+  }
+
+  /**
+   * @internal An operation called with an already aborted signal: the socket closes as on an
+   * abort while waiting, and no syscall is made.
+   */
+  aborted(signal: AbortSignal): Promise<never> {
+    this.close()
+    return Promise.reject(abortError(signal))
   }
 }
 

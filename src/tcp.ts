@@ -1,17 +1,37 @@
 /**
  * TCP (and unix stream) sockets: listen, connect, accept, send, recv, shutdown.
  */
+import { abortable, abortError, deadlineOf, type Expires, signalOf } from './abort'
 import native from './binding'
 import { Address, type AddressLike, resolveTarget } from './addr'
 import { argRange, argType, errnoException, type ErrorAddress, ioError, ownError, timeoutError } from './errors'
 import { AGAIN, attempt, completed, failed, Op, WOULD_BLOCK } from './scheduler'
-import { BufferOp, checkExpires, kCreate, nativeAddress, openSocket, payload, sendOnce, sendSize, Socket, socketArgs, span } from './socket'
+import { BufferOp, kCreate, nativeAddress, openSocket, payload, sendOnce, sendSize, Socket, socketArgs, span } from './socket'
 
 /** Largest backlog; the kernel clamps it to its own maximum (`somaxconn`). */
 const MAX_BACKLOG = 0x7fffffff
 
-function isTarget(v: unknown): v is AddressLike {
+/** Whether `v` is an address object (an Address, AddrInfo or `{ address, port }`), not a host. */
+function isAddressObject(v: unknown): v is AddressLike {
   return typeof v === 'object' && v !== null
+}
+
+/**
+ * The call forms of `listen`, `[backlog, target, port, flags]`:
+ *   listen(backlog?, address | ai)   listen(backlog?, host, port, flags?)
+ * The backlog is told apart by being a number (a port comes after a host, never first).
+ */
+function listenForm(a: unknown, b: unknown, c: unknown, d: unknown): [unknown, unknown, unknown, unknown] {
+  return typeof a === 'number' ? [a, b, c, d] : [undefined, a, b, c]
+}
+
+/**
+ * The call forms of `connect`, `[target, port, expires]`:
+ *   connect(address | ai, expires?)   connect(host, port, expires?)
+ * where `expires` is a `clock()` time or `{ expires?, signal? }`.
+ */
+function connectForm(a: unknown, b: unknown, c: unknown): [unknown, unknown, unknown] {
+  return isAddressObject(a) ? [a, undefined, b] : [a, b, c]
 }
 
 /**
@@ -37,18 +57,16 @@ export class Tcp extends Socket {
     port?: number | string,
     flags?: string | string[],
   ): Promise<void> {
-    if (typeof backlog !== 'number') {
-      ;[flags, port, target, backlog] = [port as string | string[] | undefined, target as number | string, backlog, undefined]
-    }
-    if (backlog !== undefined && !(Number.isInteger(backlog) && (backlog as number) >= 0)) {
-      throw argRange('backlog', 'a non-negative integer', backlog)
+    const [n0, to, p, f] = listenForm(backlog, target, port, flags)
+    if (n0 !== undefined && !(Number.isInteger(n0) && (n0 as number) >= 0)) {
+      throw argRange('backlog', 'a non-negative integer', n0)
     }
     const id = this.id('listen')
-    const n = Math.min((backlog as number | undefined) ?? MAX_BACKLOG, MAX_BACKLOG)
+    const n = Math.min((n0 as number | undefined) ?? MAX_BACKLOG, MAX_BACKLOG)
     const bound = native.address(id, false)
     const unbound = bound.errno !== 0 || (bound.port === 0 && this.family() !== 'unix') || (this.family() === 'unix' && bound.address === '')
     if (!unbound) return this.#listen(id, n)
-    const addrs = resolveTarget(target, port, 'tcp', this.family(), flags ?? 'passive')
+    const addrs = resolveTarget(to, p, 'tcp', this.family(), f ?? 'passive')
     if (Array.isArray(addrs)) return this.#bindListen(n, addrs)
     return addrs.then((a) => this.#bindListen(n, a))
   }
@@ -68,30 +86,35 @@ export class Tcp extends Socket {
    * Connects: `connect(address | ai, expires?)` or `connect(host, port, expires?)`. Each
    * resolved address is tried in turn; the last error is thrown if none answers. An unbound
    * socket gets the kernel's implicit bind. On expiry the socket is closed and the call rejects
-   * with ETIMEDOUT.
+   * with ETIMEDOUT; when `signal` aborts (during the lookup too), the same with AbortError.
+   *
+   * @example
+   * await c.connect('example.com', 80, { expires: clock() + 5, signal })
    */
-  connect(target: AddressLike | string | false, port?: number | string, expires?: number): Promise<void> {
-    if (isTarget(target)) {
-      expires = port as number | undefined
-      port = undefined
-    }
-    const deadline = checkExpires(expires)
+  connect(target: AddressLike, expires?: Expires): Promise<void>
+  connect(host: string | false, port?: number | string, expires?: Expires): Promise<void>
+  connect(a: AddressLike | string | false, b?: number | string | Expires, c?: Expires): Promise<void> {
+    const [target, port, wait] = connectForm(a, b, c)
+    const deadline = deadlineOf(wait)
+    const signal = signalOf(wait)
     this.id('connect')
     if (connecting.has(this)) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'connect'))
-    return this.#connect(resolveTarget(target, port, 'tcp', this.family(), undefined), deadline)
+    if (signal?.aborted) return this.aborted(signal)
+    const addrs = resolveTarget(target as AddressLike | string | false, port as number | string | undefined, 'tcp', this.family(), undefined)
+    return this.#connect(addrs, deadline, signal)
   }
 
   /** Tries each address in turn; marked as connecting from its synchronous start to its end. */
-  async #connect(target: Address[] | Promise<Address[]>, expires: number | undefined): Promise<void> {
+  async #connect(target: Address[] | Promise<Address[]>, expires: number | undefined, signal: AbortSignal | undefined): Promise<void> {
     connecting.add(this)
     try {
-      const addrs = Array.isArray(target) ? target : await target
+      const addrs = Array.isArray(target) ? target : await (signal === undefined ? target : abortable(target, signal, () => this.close()))
       let last: Error | undefined
       for (const a of addrs) {
         if (last !== undefined) this.renew()
         let e = native.connect(this.id('connect'), a.family, a.address, a.port, a.scopeId)
         // An immediate outcome (a unix socket's, a refusal) counts against the budget too.
-        e = await (e === WOULD_BLOCK ? this.io.park(1, new ConnectOp(this), expires) : completed(e))
+        e = await (e === WOULD_BLOCK ? this.io.park(1, new ConnectOp(this), expires, signal) : completed(e))
         if (e === 0) return
         last = errnoException(-e, 'connect', a)
       }
@@ -103,15 +126,39 @@ export class Tcp extends Socket {
 
   /**
    * Accepts a connection: `[client, remoteAddr, localAddr]`. On expiry the listening socket is
-   * closed and the call rejects with ETIMEDOUT.
+   * closed and the call rejects with ETIMEDOUT; when `signal` aborts, the same with AbortError.
    */
-  accept(expires?: number): Promise<[Tcp, Address, Address]> {
-    const deadline = checkExpires(expires)
+  accept(expires?: Expires): Promise<[Tcp, Address, Address]> {
+    const deadline = deadlineOf(expires)
+    const signal = signalOf(expires)
     this.id('accept')
     const op = new AcceptOp(this)
     const busy = this.io.busy(0, 'accept')
     if (busy !== undefined) return busy
-    return attempt(op) ?? this.io.park(0, op, deadline)
+    if (signal?.aborted) return this.aborted(signal)
+    return attempt(op) ?? this.io.park(0, op, deadline, signal)
+  }
+
+  /**
+   * A listening socket is an async iterable of its connections, `accept()` after `accept()`.
+   * The loop ends when the server is closed (from another thread, or by a deadline); `break`
+   * (or a `throw` out of the loop) leaves the server open. Any other accept error (`EMFILE`)
+   * is thrown by the loop.
+   *
+   * @example
+   * for await (const [c, remote] of server) newthread(serve, c, remote)
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<[Tcp, Address, Address], void, undefined> {
+    for (;;) {
+      let conn: [Tcp, Address, Address]
+      try {
+        conn = await this.accept()
+      } catch (e) {
+        if (this.closed && (e as { code?: unknown }).code === 'ERR_SOCKET_CLOSED') return
+        throw e
+      }
+      yield conn
+    }
   }
 
   /** @internal Wraps a freshly accepted socket id. */
@@ -129,12 +176,14 @@ export class Tcp extends Socket {
    * Sends all of `data` (or its first `maxlen` bytes) before resolving with the count. Strings
    * are sent as UTF-8. On expiry the socket is closed and the call rejects with ETIMEDOUT.
    */
-  send(data: string | Uint8Array, maxlen?: number, expires?: number): Promise<number> {
+  send(data: string | Uint8Array, maxlen?: number, expires?: Expires): Promise<number> {
     const len = sendSize(data, maxlen)
-    const deadline = checkExpires(expires)
+    const deadline = deadlineOf(expires)
+    const signal = signalOf(expires)
     const id = this.id('send')
     const busy = this.io.busy(1, 'send')
     if (busy !== undefined) return busy
+    if (signal?.aborted) return this.aborted(signal)
     // The common case, everything sent at once, allocates no op (nor a Buffer for a string).
     const out = payload(data, maxlen)
     const n = sendOnce(id, out, len, undefined)
@@ -142,25 +191,27 @@ export class Tcp extends Socket {
     const op = new SendOp(this, typeof out === 'string' ? Buffer.from(out, 'utf8') : out, len)
     if (n > 0) op.off = n
     else if (n !== WOULD_BLOCK) return failed(ioError(-n, 'send', this.peer()))
-    return attempt(op) ?? this.io.park(1, op, deadline)
+    return attempt(op) ?? this.io.park(1, op, deadline, signal)
   }
 
   /**
    * Receives at most `maxlen` bytes (default: the buffer's length) into `buf`: the count, 0 at
    * end of stream. On expiry the socket is closed and the call rejects with ETIMEDOUT.
    */
-  recv(buf: Uint8Array, maxlen?: number, expires?: number): Promise<number> {
+  recv(buf: Uint8Array, maxlen?: number, expires?: Expires): Promise<number> {
     const len = span(buf, maxlen, 'buf')
     if (len === 0) throw argRange('maxlen', 'at least 1 (0 would read as end of stream)', maxlen ?? 0)
-    const deadline = checkExpires(expires)
+    const deadline = deadlineOf(expires)
+    const signal = signalOf(expires)
     const id = this.id('recv')
     const busy = this.io.busy(0, 'recv')
     if (busy !== undefined) return busy
+    if (signal?.aborted) return this.aborted(signal)
     // Data already there: no op is allocated.
     const n = native.recv(id, buf, 0, len)
     if (n >= 0) return completed(n)
     if (n !== WOULD_BLOCK) return failed(ioError(-n, 'recv', this.peer()))
-    return this.io.park(0, new RecvOp(this, buf, len), deadline)
+    return this.io.park(0, new RecvOp(this, buf, len), deadline, signal)
   }
 
   /** @internal The peer, for error messages; undefined when not connected. */
@@ -175,12 +226,19 @@ export class Tcp extends Socket {
   /**
    * Shuts down one or both directions (`'r'`, `'w'`, `'rw'`; default `'rw'`) without blocking.
    * `'w'` sends FIN after the data already queued. Throws the OS error (ENOTCONN). `expires` is
-   * accepted for the seed's signature and checked, but never needed: shutdown does not wait.
+   * accepted for the seed's signature and checked, but never needed: shutdown does not wait. An
+   * already aborted `signal` closes the socket instead and throws AbortError.
    */
-  shutdown(how: 'r' | 'w' | 'rw' = 'rw', expires?: number): void {
+  shutdown(how: 'r' | 'w' | 'rw' = 'rw', expires?: Expires): void {
     if (how !== 'r' && how !== 'w' && how !== 'rw') throw argType('how', "'r', 'w' or 'rw'", how)
-    checkExpires(expires)
-    const e = native.shutdown(this.id('shutdown'), how)
+    deadlineOf(expires)
+    const signal = signalOf(expires)
+    const id = this.id('shutdown')
+    if (signal?.aborted) {
+      this.close()
+      throw abortError(signal)
+    }
+    const e = native.shutdown(id, how)
     if (e < 0) throw errnoException(-e, 'shutdown')
   }
 }

@@ -4,6 +4,7 @@
  * earliest entry. An operation without a deadline costs nothing here.
  */
 import { performance } from 'node:perf_hooks'
+import { abortable, signalOf } from './abort'
 import { argType } from './errors'
 
 /** Monotonic time in seconds (the seed's `time.clock()`); `expires` arguments are in this clock. */
@@ -130,16 +131,39 @@ export function pendingTimers(): number {
   return heap.length
 }
 
-/** Resolves at absolute `clock()` time `t` without blocking other threads. */
-export function sleepUntil(t: number): Promise<void> {
-  if (typeof t !== 'number' || Number.isNaN(t)) throw argType('t', 'an absolute clock() time in seconds', t)
-  return new Promise((resolve) => {
-    at(t, resolve)
-  })
+/** What `sleep` and `sleepUntil` take after the time. */
+export interface SleepOptions {
+  /** Its abort ends the sleep early, rejecting with AbortError. */
+  signal?: AbortSignal
 }
 
-/** Resolves after `s` seconds without blocking other threads. */
-export function sleep(s: number): Promise<void> {
+/**
+ * Resolves at absolute `clock()` time `t` without blocking other threads; rejects with
+ * AbortError if the options' `signal` aborts first (at once if it already has).
+ */
+export function sleepUntil(t: number, options?: SleepOptions): Promise<void> {
+  if (typeof t !== 'number' || Number.isNaN(t)) throw argType('t', 'an absolute clock() time in seconds', t)
+  return sleepOn(t, options)
+}
+
+/**
+ * Resolves after `s` seconds without blocking other threads; rejects with AbortError if the
+ * options' `signal` aborts first.
+ *
+ * @example
+ * await sleep(0.5, { signal: AbortSignal.timeout(100) })   // rejects after 0.1 s
+ */
+export function sleep(s: number, options?: SleepOptions): Promise<void> {
   if (typeof s !== 'number' || Number.isNaN(s)) throw argType('s', 'a number of seconds', s)
-  return sleepUntil(clock() + s)
+  return sleepOn(clock() + s, options)
+}
+
+function sleepOn(t: number, options: SleepOptions | undefined): Promise<void> {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) throw argType('options', 'an object', options)
+  const signal = signalOf(options)
+  let timer!: Timer
+  const slept = new Promise<void>((resolve) => {
+    timer = at(t, resolve)
+  })
+  return signal === undefined ? slept : abortable(slept, signal, () => timer.cancel())
 }
