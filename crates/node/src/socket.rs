@@ -45,11 +45,15 @@ pub fn open(env: Env, kind: String, family: String, protocol: i32) -> i32 {
   }
 }
 
-/// Closes a socket (the kernel sends RST if unread data is pending or linger is 0, else FIN).
+/// Closes a socket (the kernel sends RST if unread data is pending or linger is 0, else FIN),
+/// never waiting for a linger time (see [`socket::close`]).
 #[napi]
 pub fn close(env: Env, id: u32) -> i32 {
   with(env.raw(), |r| match r.poller.remove(id) {
-    Some(_) => 0,
+    Some(s) => {
+      socket::close(s);
+      0
+    }
     None => not_ready(),
   })
   .unwrap_or_else(not_ready)
