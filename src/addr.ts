@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net'
 import native, { constants } from './binding'
+import './dispose'
 import { argRange, argType, argValue, errnoException, lookupError, ownError, SocketError } from './errors'
 
 export type SocketType = 'tcp' | 'udp' | 'raw'
@@ -242,6 +243,11 @@ export class AddrInfo {
   /** Whether `free()` was called. */
   get freed(): boolean {
     return this.#head.#freed
+  }
+
+  /** Frees the list (`using ai = await addr(...)`): the same as `free()`. */
+  [Symbol.dispose](): void {
+    this.free()
   }
 }
 
