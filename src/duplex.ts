@@ -43,27 +43,38 @@ class SocketDuplex extends Duplex {
   override _read(): void {
     if (this.#reading) return
     this.#reading = true
-    this.#pump().then(
-      () => (this.#reading = false),
-      (e: Error) => {
-        this.#reading = false
-        // A recv cut short by destroy() (which closed the socket) is no error of the stream.
-        if (!this.destroyed) this.destroy(e)
-      },
-    )
+    this.#pump().catch((e: Error) => {
+      // A recv cut short by destroy() (which closed the socket) is no error of the stream.
+      if (!this.destroyed) this.destroy(e)
+    })
   }
 
-  /** Receives and pushes until the consumer wants no more (`push` is false) or end of stream. */
+  /**
+   * Receives and pushes until the consumer wants no more (`push` is false) or end of stream.
+   * The flag drops in the same step as the last push: a `_read` that comes in between must
+   * start the next loop, since the stream asks once per push.
+   */
   async #pump(): Promise<void> {
     for (;;) {
       const buf = Buffer.allocUnsafe(this.#readSize)
-      const n = await this.#sock.recv(buf)
+      let n: number
+      try {
+        n = await this.#sock.recv(buf)
+      } catch (e) {
+        this.#reading = false
+        throw e
+      }
       if (n === 0) {
+        this.#reading = false
         this.push(null)
         return
       }
       // A short read copies out, so a small chunk does not pin a whole read buffer in the queue.
-      if (!this.push(n * 2 < buf.length ? Buffer.from(buf.subarray(0, n)) : buf.subarray(0, n))) return
+      const more = this.push(n * 2 < buf.length ? Buffer.from(buf.subarray(0, n)) : buf.subarray(0, n))
+      if (!more) {
+        this.#reading = false
+        return
+      }
     }
   }
 
