@@ -6,7 +6,7 @@ import test from 'ava'
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { clock, newthread, sleep, stats, tcp, udp } from 'socket2'
+import { clock, newthread, sleep, stats, udp } from 'socket2'
 import { childStart, closing, pair, within } from './util.ts'
 
 const fixture = fileURLToPath(new URL('./fixtures/debug-log.mjs', import.meta.url))
