@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import test from 'ava'
 import { addr, Address, clock, newthread, SocketError, start, tcp, udp } from 'socket2'
-import { closing, echo, has, linux, linuxOnly, onlyOn, readAll, roundTrip, udpIcmpErrors, within } from './util.ts'
+import { childStart, closing, echo, has, linux, linuxOnly, onlyOn, readAll, roundTrip, udpIcmpErrors, within } from './util.ts'
 
 const execFileAsync = promisify(execFile)
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
@@ -200,7 +200,7 @@ test('an unknown interface name in a scoped address rejects with EAI_NONAME', as
 const namespaced = onlyOn(has('unshare') && has('ip') && process.getuid?.() === 0, 'needs root, unshare and ip (Linux network namespaces)')
 namespaced('over a link-local address (in a network namespace of its own), senders and peers carry the scope id, and replies to them arrive', async (t) => {
   const args = ['-n', 'sh', '-c', 'ip link set lo up && ip addr add fe80::1/64 dev lo nodad && exec "$0" "$1"', process.execPath, fixture('link-local.mjs')]
-  const { stdout } = await within(execFileAsync('unshare', args, { encoding: 'utf8', timeout: 15_000 }), 20_000)
+  const { stdout } = await within(execFileAsync('unshare', args, { encoding: 'utf8', timeout: 15_000 + childStart }), 20_000 + childStart)
   const out = JSON.parse(stdout.trim())
   const lo = out.loIndex as number
   const scoped = (text: RegExp) => ({ family: 'inet6', address: 'fe80::1', scopeId: lo, text })

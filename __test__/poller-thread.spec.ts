@@ -1,7 +1,7 @@
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { linuxOnly } from './util.ts'
+import { childStart, linuxOnly } from './util.ts'
 
 const fixture = fileURLToPath(new URL('./fixtures/thread-mode.mjs', import.meta.url))
 
@@ -10,7 +10,7 @@ function inThreadMode(path: string) {
   return spawnSync(process.execPath, [path], {
     env: { ...process.env, SOCKET2_POLLER: 'thread' },
     encoding: 'utf8',
-    timeout: 20_000,
+    timeout: 20_000 + childStart,
   })
 }
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import test, { type ExecutionContext } from 'ava'
 import { addr, clock, raw, type Raw, SocketError, sleep, udp } from 'socket2'
-import { closing, emulated, has, linux, onlyOn, rawAllowed, tempDir, within } from './util.ts'
+import { childStart, closing, emulated, has, linux, onlyOn, rawAllowed, tempDir, within } from './util.ts'
 
 const execFileAsync = promisify(execFile)
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
@@ -284,9 +284,9 @@ unprivileged('without privilege (uid 65534), raw() throws SocketError EPERM sync
   const { stdout } = await within(
     execFileAsync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, worldReadable(t, 'raw-unprivileged.mjs')], {
       encoding: 'utf8',
-      timeout: 15_000,
+      timeout: 15_000 + childStart,
     }),
-    20_000,
+    20_000 + childStart,
   )
   const out = JSON.parse(stdout.trim())
   t.is(out.uid, 65534)
@@ -298,9 +298,9 @@ withoutCap('as root without CAP_NET_RAW, raw() throws SocketError EPERM synchron
   const { stdout } = await within(
     execFileAsync('capsh', ['--drop=cap_net_raw', '--', '-c', 'exec "$0" "$1"', process.execPath, fixture('raw-unprivileged.mjs')], {
       encoding: 'utf8',
-      timeout: 15_000,
+      timeout: 15_000 + childStart,
     }),
-    20_000,
+    20_000 + childStart,
   )
   const out = JSON.parse(stdout.trim())
   t.is(out.uid, 0)
@@ -314,7 +314,7 @@ withoutCap('as root without CAP_NET_RAW, raw() throws SocketError EPERM synchron
 async function inNamespace(open: boolean): Promise<Record<string, any>> {
   const setup = open ? "ip link set lo up && sysctl -qw net.ipv4.ping_group_range='0 2147483647'" : 'ip link set lo up'
   const args = ['-n', 'sh', '-c', `${setup} && exec "$0" "$1" ${open ? '' : 'denied'}`, process.execPath, fixture('ping-socket.mjs')]
-  const { stdout } = await within(execFileAsync('unshare', args, { encoding: 'utf8', timeout: 15_000 }), 20_000)
+  const { stdout } = await within(execFileAsync('unshare', args, { encoding: 'utf8', timeout: 15_000 + childStart }), 20_000 + childStart)
   return JSON.parse(stdout.trim())
 }
 
