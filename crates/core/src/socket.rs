@@ -158,10 +158,7 @@ pub fn recv(s: &Socket, buf: &mut [u8]) -> io::Result<usize> {
   // `Read for &Socket` is recv(2) with no flags, over an initialised buffer: no unsafe here.
   use std::io::Read;
   let mut r = s;
-  match r.read(buf) {
-    Ok(0) => sys::ended(s),
-    r => r,
-  }
+  r.read(buf)
 }
 
 /// Sends from `buf`, without SIGPIPE.

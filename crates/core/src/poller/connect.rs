@@ -21,6 +21,7 @@ impl Poller {
     s.rd = true;
     s.rd_hup = false;
     s.wr_hup = false;
+    s.conn_failed = false;
     match socket::connect(&s.sock, addr) {
       Ok(true) => 0,
       Ok(false) => {
@@ -28,7 +29,10 @@ impl Poller {
         s.conn_err = 0;
         wait_for(registry, id, s, false)
       }
-      Err(e) => -errno_of(&e),
+      Err(e) => {
+        s.conn_failed = true;
+        -errno_of(&e)
+      }
     }
   }
 
@@ -82,6 +86,7 @@ impl Poller {
     if r != WOULD_BLOCK {
       s.connecting = false;
       s.conn_err = 0;
+      s.conn_failed = r < 0;
     }
     r
   }

@@ -52,6 +52,16 @@ fn ebadf() -> i32 {
   -sys::EBADF
 }
 
+/// What a 0-byte read means on a stream socket whose connect is under way or failed: not an
+/// end of stream (it never had one) but the connection's error, else ENOTCONN. POSIX says so
+/// itself; wine reads 0 bytes, and a reader would take a refusal for a peer that closed.
+fn unconnected(sock: &Socket) -> i32 {
+  match sock.take_error() {
+    Ok(Some(e)) | Err(e) => -errno_of(&e),
+    Ok(None) => -sys::ENOTCONN,
+  }
+}
+
 impl Poller {
   /// Makes a poller whose drains report at most `capacity` events each.
   ///
@@ -158,7 +168,11 @@ impl Poller {
     if s.known_unready(true) {
       return WOULD_BLOCK;
     }
-    let r = ret(socket::recv(&s.sock, buf));
+    let mut r = ret(socket::recv(&s.sock, buf));
+    // (A connection made and ended before its connect was finished has a peer: that 0 is its end.)
+    if r == 0 && (s.conn_failed || (s.connecting && s.sock.peer_addr().is_err())) {
+      r = unconnected(&s.sock);
+    }
     after(registry, id, s, r, buf.len(), true)
   }
 

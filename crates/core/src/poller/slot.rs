@@ -84,6 +84,9 @@ pub(super) struct Live {
   /// error from the socket (reading SO_ERROR clears it), so it is kept here for the connect.
   pub connecting: bool,
   pub conn_err: i32,
+  /// The last connect failed: the socket has no connection, and a 0-byte read is not an end
+  /// of stream (wine reads 0 bytes from it where POSIX answers ENOTCONN).
+  pub conn_failed: bool,
   /// Read side ready, or not known to be unready.
   pub rd: bool,
   /// Write side ready, or not known to be unready.
@@ -106,6 +109,7 @@ impl Live {
       urgent: false,
       connecting: false,
       conn_err: 0,
+      conn_failed: false,
       rd: true,
       wr: true,
       rd_hup: false,

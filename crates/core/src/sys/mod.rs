@@ -1,11 +1,9 @@
 //! The platform contract. Every backend provides:
 //! - error numbers `EAGAIN`, `EINVAL`, `EINPROGRESS`, `ECONNREFUSED`, `EBADF`, `EAFNOSUPPORT`,
-//!   `EFAULT`;
+//!   `EFAULT`, `ENOTCONN`;
 //! - `AF_UNIX`-style family constants and getaddrinfo flag values (`AI_*`);
 //! - `accept(&Socket)`: a non-blocking, close-on-exec accepted socket;
 //! - `send(&Socket, &[u8])`: a send that never raises SIGPIPE;
-//! - `ended(&Socket)`: what a `recv` that read 0 bytes means (end of stream, or an error where
-//!   the OS reports a failed connection as 0);
 //! - `dual_stack(&Socket)`: a new IPv6 socket that also takes IPv4 peers;
 //! - `local_addr(&Socket, v6)`: the bound address, the unspecified one before a bind;
 //! - `int(&Socket, level, name)`: an `int` option the socket2 crate has no method for, with

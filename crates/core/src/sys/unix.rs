@@ -8,7 +8,7 @@ use mio::{Interest, Registry, Token};
 use socket2::{SockAddr, Socket};
 
 #[allow(unused_imports)] // the contract's full set; not every one is used on every platform
-pub use libc::{EAFNOSUPPORT, EAGAIN, EBADF, ECONNREFUSED, EFAULT, EINPROGRESS, EINVAL};
+pub use libc::{EAFNOSUPPORT, EAGAIN, EBADF, ECONNREFUSED, EFAULT, EINPROGRESS, EINVAL, ENOTCONN};
 
 /// getaddrinfo flags, by the seed's names.
 pub const AI_FLAGS: &[(&str, i32)] = &[
@@ -69,13 +69,6 @@ pub fn send(s: &Socket, buf: &[u8]) -> io::Result<usize> {
 pub fn send(s: &Socket, buf: &[u8]) -> io::Result<usize> {
   // SO_NOSIGPIPE was set by `configure`.
   s.send(buf)
-}
-
-/// A recv of 0 bytes is the end of the stream (or an empty datagram): a socket whose connect
-/// failed answers ENOTCONN or the connection's error instead.
-#[inline]
-pub fn ended(_: &Socket) -> io::Result<usize> {
-  Ok(0)
 }
 
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]

@@ -16,7 +16,7 @@ pub const ECONNREFUSED: i32 = 10061; // WSAECONNREFUSED
 pub const EBADF: i32 = 10009; // WSAEBADF
 pub const EAFNOSUPPORT: i32 = 10047; // WSAEAFNOSUPPORT
 pub const EFAULT: i32 = 10014; // WSAEFAULT
-const WSAENOTCONN: i32 = 10057;
+pub const ENOTCONN: i32 = 10057; // WSAENOTCONN
 const WSAEDESTADDRREQ: i32 = 10039;
 
 /// Windows reports a family mismatch as WSAHOST_NOT_FOUND (EAI_NONAME) and has no code of its
@@ -45,25 +45,13 @@ pub fn send(s: &Socket, buf: &[u8]) -> io::Result<usize> {
   s.send(buf).map_err(|e| match e.raw_os_error() {
     // A datagram socket with no default peer: Windows says WSAENOTCONN (wine WSAEINVAL) where
     // POSIX says EDESTADDRREQ, the code callers test for ("give an address").
-    Some(WSAENOTCONN | EINVAL)
+    Some(ENOTCONN | EINVAL)
       if s.r#type().ok() == Some(socket2::Type::DGRAM) && s.peer_addr().is_err() =>
     {
       io::Error::from_raw_os_error(WSAEDESTADDRREQ)
     }
     _ => e,
   })
-}
-
-/// A recv of 0 bytes is the end of the stream (or an empty datagram), except on a stream socket
-/// that never connected: once its connect failed, Windows (wine at least) reads it as 0 bytes,
-/// where POSIX answers ENOTCONN. The failure is reported instead, so a reader never takes a
-/// refused connection for a peer that closed. Only a 0-byte read pays for the two calls.
-pub fn ended(s: &Socket) -> io::Result<usize> {
-  if s.r#type().ok() == Some(socket2::Type::STREAM) && s.peer_addr().is_err() {
-    let e = s.take_error()?;
-    return Err(e.unwrap_or_else(|| io::Error::from_raw_os_error(WSAENOTCONN)));
-  }
-  Ok(0)
 }
 
 /// Clears IPV6_V6ONLY: Windows sets it on every new IPv6 socket, where Linux and macOS leave it
