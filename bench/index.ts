@@ -14,6 +14,7 @@ import { idle } from './idle'
 import { nodeLookups, socket2Lookups } from './lookup'
 import { nodePingPong, socket2PingPong } from './pingpong'
 import { remotePingPong } from './remote'
+import { nodeTls, socket2Tls } from './tls'
 import { nodeUdp, socket2Udp } from './udp'
 
 const IN_FLIGHT = 32
@@ -98,6 +99,17 @@ async function main(): Promise<void> {
     })
     rows.push(compare(`${bulkName} (node 'data')`, 'MB/s', '>= 1.5x node, >= 0.8x C', { ...bulk, node: bulk.data }))
     rows.push(compare(`${bulkName} (node onread)`, 'MB/s', '>= 1.0x node, >= 0.8x C', { ...bulk, node: bulk.onread }))
+  }
+
+  // TLS over toDuplex against TLS over node:net: both encrypt alike, the transports differ.
+  const tlsName = 'TLS bulk, 64 KiB writes, 1 connection (socket2 toDuplex vs node:net)'
+  if (wanted(tlsName)) {
+    const r = await measure(tlsName, {
+      socket2: () => socket2Tls(SECONDS),
+      node: () => nodeTls(SECONDS),
+      c: new Unavailable('no C baseline: the C program speaks no TLS'),
+    })
+    rows.push(compare(tlsName, 'MB/s', 'none (measured)', r))
   }
 
   const churnName = `connect + accept + 1 exchange + close, ${IN_FLIGHT} in flight`
