@@ -18,7 +18,7 @@ import {
   type Tcp,
   udp,
 } from 'socket2'
-import { closing, linuxOnly, pair, readAll, within } from './util.ts'
+import { closing, fullListener, linuxOnly, pair, readAll, within } from './util.ts'
 
 const closedError = { code: 'ERR_SOCKET_CLOSED' }
 const badType = { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' }
@@ -97,14 +97,7 @@ test.serial('aborting a waiting accept closes the listener and rejects AbortErro
 linuxOnly('a full accept queue drops the SYN, so a connect stays in progress')(
   'aborting a connect in progress closes the socket and rejects AbortError',
   async (t) => {
-    const l = tcp()
-    closing(t, l)
-    await l.listen(1, '127.0.0.1', 0)
-    for (let i = 0; i < 2; i++) {
-      const f = tcp()
-      closing(t, f)
-      await within(f.connect(l.localAddr(), clock() + 2))
-    }
+    const l = await fullListener(t)
     const c = tcp()
     closing(t, c)
     const connecting = c.connect(l.localAddr(), { signal: AbortSignal.timeout(100) })

@@ -2,7 +2,7 @@
  * toDuplex: a connected socket as a stream.Duplex, carrying node:tls both ways, node:http and
  * stream.pipeline, checked byte for byte; backpressure, half-close, destroy and errors.
  */
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer as httpServer, request } from 'node:http'
@@ -10,12 +10,24 @@ import type { AddressInfo } from 'node:net'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { connect as tlsConnect, createSecureContext, createServer as tlsServer, TLSSocket } from 'node:tls'
-import { newthread, tcp, toDuplex, udp } from 'socket2'
+import { newthread, tcp, type Tcp, toDuplex, udp } from 'socket2'
 import { selfSigned } from '../examples/cert.ts'
 import { closing, echo, pair, readAll, within } from './util.ts'
 
 const { key, cert } = selfSigned()
 const MiB = 1 << 20
+
+/**
+ * A connected pair (closed when the test ends) whose kernel buffers are 64 KiB each way, so
+ * that a few MiB fill them. Not smaller: with 8 KiB windows loopback TCP itself stalls on
+ * delayed acknowledgements.
+ */
+async function narrowPair(t: ExecutionContext): Promise<[Tcp, Tcp]> {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  for (const x of [c, s]) for (const o of ['so_sndbuf', 'so_rcvbuf']) x.setopt(o, 65536)
+  return [c, s]
+}
 
 /** Collects a readable stream. */
 async function collect(r: Readable): Promise<Buffer> {
@@ -112,10 +124,7 @@ test('stream.pipeline of 4 MiB through an echo peer comes back byte for byte', a
 })
 
 test('write backpressure: write() turns false and stays so while the peer does not read; drain comes once it reads', async (t) => {
-  const [c, s, l] = await pair()
-  closing(t, c, s, l)
-  c.setopt('so_sndbuf', 65536)
-  s.setopt('so_rcvbuf', 65536)
+  const [c, s] = await narrowPair(t)
   const d = toDuplex(c)
   const data = randomBytes(8 * MiB) // far more than both kernel buffers hold
   t.false(d.write(data))
@@ -130,11 +139,7 @@ test('write backpressure: write() turns false and stays so while the peer does n
 })
 
 test('read backpressure: a paused stream stops receiving, so the peer blocks; resume takes the rest', async (t) => {
-  const [c, s, l] = await pair()
-  closing(t, c, s, l)
-  // Not smaller: with 8 KiB windows loopback TCP itself stalls on delayed acknowledgements.
-  c.setopt('so_rcvbuf', 65536)
-  s.setopt('so_sndbuf', 65536)
+  const [c, s] = await narrowPair(t)
   const d = toDuplex(c)
   d.pause()
   let sent = 0

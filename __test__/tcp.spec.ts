@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs'
 import { runInNewContext } from 'node:vm'
 import test, { type ExecutionContext } from 'ava'
 import { Address, AddrInfo, clock, newthread, SocketError, sleep, start, tcp, type Tcp } from 'socket2'
-import { closing, detach, echo, emulated, linuxOnly, listener, onlyOn, pair, readAll, roundTrip, windows, within } from './util.ts'
+import { closing, detach, echo, emulated, fullListener, linuxOnly, listener, onlyOn, pair, readAll, roundTrip, windows, within } from './util.ts'
 
 // Every test here shares the one scheduler (`start()` waits for every live thread), and the
 // deadline tests check timing: run them one at a time.
@@ -18,22 +18,6 @@ async function closedPort(family: 'inet' | 'inet6' = 'inet'): Promise<number> {
 }
 
 /** Reads exactly `n` bytes (fails on an early end of stream). */
-/**
- * A listener with backlog 1 that never accepts, its queue filled: on Linux the accept queue
- * holds 2 connections (backlog + 1) and the SYN of a third is dropped, so a connect hangs.
- */
-async function fullListener(t: ExecutionContext): Promise<Tcp> {
-  const l = tcp()
-  closing(t, l)
-  await l.listen(1, '127.0.0.1', 0)
-  for (let i = 0; i < 2; i++) {
-    const f = tcp()
-    closing(t, f)
-    await within(f.connect(l.localAddr(), clock() + 2))
-  }
-  return l
-}
-
 async function readExact(s: Tcp, n: number): Promise<Buffer> {
   const buf = Buffer.alloc(n)
   let off = 0

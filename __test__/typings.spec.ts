@@ -5,7 +5,9 @@
  * loopback.
  */
 import test from 'ava'
+import type { Duplex } from 'node:stream'
 import {
+  AbortError,
   addr,
   addrSync,
   Address,
@@ -30,6 +32,14 @@ import {
   type Membership,
   type Tcp,
   type Udp,
+  stats,
+  toDuplex,
+  type DuplexOptions,
+  type Expires,
+  type RunOptions,
+  type SleepOptions,
+  type Stats,
+  type WaitOptions,
 } from 'socket2'
 import { within } from './util.ts'
 
@@ -137,6 +147,36 @@ test('the declared types of the main calls are exact', (t) => {
   t.true(exact<Equal<ReturnType<typeof newthread>, Thread>>(true))
   t.true(exact<Equal<ReturnType<typeof clock>, number>>(true))
   t.true(exact<Equal<SocketError['code'], string>>(true))
+})
+
+test('the Node idioms have exact types: options in place of expires, AbortError, toDuplex, stats, disposal, iteration', async (t) => {
+  t.true(exact<Equal<ReturnType<typeof toDuplex>, Duplex & { readonly socket: Tcp }>>(true))
+  t.true(exact<Equal<ReturnType<typeof stats>, Stats>>(true))
+  t.true(exact<Equal<Stats['waiting'], { read: number; write: number }>>(true))
+  t.true(exact<Equal<AbortError['code'], 'ABORT_ERR'>>(true))
+  t.true(exact<Equal<Parameters<Tcp['accept']>, [expires?: Expires]>>(true))
+  t.true(exact<Equal<Expires, number | WaitOptions | undefined>>(true))
+  t.true(exact<Equal<ReturnType<Tcp[typeof Symbol.asyncIterator]>, AsyncGenerator<[Tcp, Address, Address], void, undefined>>>(true))
+  const opts: WaitOptions = { expires: clock() + 5, signal: new AbortController().signal }
+  const run: RunOptions = { timeout: 1, signal: opts.signal! }
+  const nap: SleepOptions = { signal: opts.signal! }
+  const d: DuplexOptions = { allowHalfOpen: false, readSize: 4096 }
+  t.truthy(run && nap && d)
+  await using s: Tcp = tcp()
+  const disposable: AsyncDisposable & Disposable = s
+  t.is(typeof disposable[Symbol.asyncDispose], 'function')
+  using ai: AddrInfo = addrSync('127.0.0.1', 80, 'tcp')
+  const freeable: Disposable = ai
+  t.is(typeof freeable[Symbol.dispose], 'function')
+  t.throws(() => {
+    // @ts-expect-error: a signal is an AbortSignal
+    void s.recv(new Uint8Array(1), undefined, { signal: 'stop' })
+  }, ARG)
+  using u = udp()
+  t.throws(() => {
+    // @ts-expect-error: toDuplex takes a TCP socket
+    toDuplex(u)
+  }, ARG)
 })
 
 test('misuse the types reject also throws at run time', async (t) => {

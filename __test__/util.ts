@@ -3,13 +3,30 @@ import { accessSync, constants as fsConstants, mkdtempSync, rmSync } from 'node:
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
-import { newthread, raw, type Socket, tcp, type Tcp } from 'socket2'
+import { clock, newthread, raw, type Socket, tcp, type Tcp } from 'socket2'
 
 /** A listening TCP server on 127.0.0.1 (or ::1) and an ephemeral port. */
 export async function listener(family: 'inet' | 'inet6' = 'inet'): Promise<Tcp> {
   const s = tcp(family)
   await s.listen(family === 'inet' ? '127.0.0.1' : '::1', 0)
   return s
+}
+
+/**
+ * A listener with backlog 1 that never accepts, its queue filled (closed when the test ends): on
+ * Linux the accept queue holds 2 connections (backlog + 1) and the SYN of a third is dropped, so
+ * a connect to it stays in progress.
+ */
+export async function fullListener(t: ExecutionContext): Promise<Tcp> {
+  const l = tcp()
+  closing(t, l)
+  await l.listen(1, '127.0.0.1', 0)
+  for (let i = 0; i < 2; i++) {
+    const f = tcp()
+    closing(t, f)
+    await within(f.connect(l.localAddr(), clock() + 2))
+  }
+  return l
 }
 
 /** A connected pair: [client, server-side socket, listener]. */

@@ -88,7 +88,9 @@ export class Datagram extends Socket {
   /**
    * Sends `data` (or its first `maxlen` bytes) as one datagram, never split:
    * `send(data, maxlen?, address | host, port?, expires?)`, or `send(data, maxlen?, expires?)` once
-   * connected. Raw sockets need no port. Resolves with the byte count.
+   * connected. Raw sockets need no port. Resolves with the byte count. `expires` is a `clock()`
+   * time or `{ expires?, signal? }`: either closes the socket when it fires (ETIMEDOUT,
+   * AbortError) while the datagram waits for buffer space.
    */
   send(data: string | Uint8Array, target: AddressLike, expires?: Expires): Promise<number>
   send(data: string | Uint8Array, host: string | false, port?: number | string, expires?: Expires): Promise<number>
@@ -145,7 +147,8 @@ export class Datagram extends Socket {
    * Receives one datagram into `buf` (at most `maxlen` bytes): `[length, sender]`. A datagram
    * longer than the space given is not cut silently: the call rejects with `EMSGSIZE` (the
    * first `maxlen` bytes are in `buf`, the kernel dropped the rest). An empty datagram gives
-   * length 0.
+   * length 0. On `expires` (or the options' `signal`) the socket is closed and the call rejects
+   * with ETIMEDOUT (or AbortError).
    */
   recv(buf: Uint8Array, maxlen?: number, expires?: Expires): Promise<[number, Address]> {
     const len = span(buf, maxlen, 'buf')

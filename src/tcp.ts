@@ -57,12 +57,12 @@ export class Tcp extends Socket {
     port?: number | string,
     flags?: string | string[],
   ): Promise<void> {
-    const [n0, to, p, f] = listenForm(backlog, target, port, flags)
-    if (n0 !== undefined && !(Number.isInteger(n0) && (n0 as number) >= 0)) {
-      throw argRange('backlog', 'a non-negative integer', n0)
+    const [requested, to, p, f] = listenForm(backlog, target, port, flags)
+    if (requested !== undefined && !(Number.isInteger(requested) && (requested as number) >= 0)) {
+      throw argRange('backlog', 'a non-negative integer', requested)
     }
     const id = this.id('listen')
-    const n = Math.min((n0 as number | undefined) ?? MAX_BACKLOG, MAX_BACKLOG)
+    const n = Math.min((requested as number | undefined) ?? MAX_BACKLOG, MAX_BACKLOG)
     const bound = native.address(id, false)
     const unbound = bound.errno !== 0 || (bound.port === 0 && this.family() !== 'unix') || (this.family() === 'unix' && bound.address === '')
     if (!unbound) return this.#listen(id, n)
@@ -174,7 +174,8 @@ export class Tcp extends Socket {
 
   /**
    * Sends all of `data` (or its first `maxlen` bytes) before resolving with the count. Strings
-   * are sent as UTF-8. On expiry the socket is closed and the call rejects with ETIMEDOUT.
+   * are sent as UTF-8. On expiry the socket is closed and the call rejects with ETIMEDOUT; when
+   * the options' `signal` aborts, the same with AbortError (`expires` may be `{ expires?, signal? }`).
    */
   send(data: string | Uint8Array, maxlen?: number, expires?: Expires): Promise<number> {
     const len = sendSize(data, maxlen)
@@ -196,7 +197,11 @@ export class Tcp extends Socket {
 
   /**
    * Receives at most `maxlen` bytes (default: the buffer's length) into `buf`: the count, 0 at
-   * end of stream. On expiry the socket is closed and the call rejects with ETIMEDOUT.
+   * end of stream. On expiry the socket is closed and the call rejects with ETIMEDOUT; when the
+   * options' `signal` aborts, the same with AbortError (`expires` may be `{ expires?, signal? }`).
+   *
+   * @example
+   * const n = await c.recv(buf, undefined, { expires: clock() + 5, signal })
    */
   recv(buf: Uint8Array, maxlen?: number, expires?: Expires): Promise<number> {
     const len = span(buf, maxlen, 'buf')
