@@ -124,6 +124,26 @@ test('connect(host, port, { signal }) and connect(address, { signal }) take the 
   t.is(listeners(signal), 0)
 })
 
+test('an abort during the name lookup rejects connect and a datagram send with AbortError and closes the socket', async (t) => {
+  const l = tcp()
+  closing(t, l)
+  await l.listen('127.0.0.1', 0)
+  const c = tcp()
+  closing(t, c)
+  const ac = new AbortController()
+  // 'localhost' is looked up on libuv's pool: the abort below comes before its answer.
+  const connecting = c.connect('localhost', l.localAddr().port, { signal: ac.signal })
+  const u = udp()
+  closing(t, u)
+  const sending = u.send('x', 'localhost', 9, { signal: ac.signal })
+  ac.abort('changed my mind')
+  isAbort(t, await t.throwsAsync(within(connecting)), 'changed my mind')
+  isAbort(t, await t.throwsAsync(within(sending)), 'changed my mind')
+  t.true(c.closed)
+  t.true(u.closed)
+  t.is(listeners(ac.signal), 0)
+})
+
 test('aborting a waiting UDP recv closes the socket and rejects AbortError', async (t) => {
   const u = udp()
   closing(t, u)

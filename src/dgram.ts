@@ -2,7 +2,7 @@
  * What UDP and raw sockets share: one datagram per `send`, one per `recv`, the sender's
  * address with each, and `connect` to set a default peer.
  */
-import { deadlineOf, type Expires, signalOf } from './abort'
+import { abortable, deadlineOf, type Expires, signalOf } from './abort'
 import native from './binding'
 import { Address, AddrInfo, type AddressLike, resolveTarget, WIRE_MAX } from './addr'
 import { constants } from 'node:os'
@@ -120,9 +120,10 @@ export class Datagram extends Socket {
     if (target === undefined) return this.#send(id, out, len, undefined, deadline, signal)
     if (Address.is(target)) return this.#send(id, out, len, target, deadline, signal)
     const addrs = resolveTarget(target, port, this.type(), this.family(), undefined)
-    return Array.isArray(addrs)
-      ? this.#send(id, out, len, addrs[0], deadline, signal)
-      : addrs.then((a) => (signal?.aborted ? this.aborted(signal) : this.#send(this.id('send'), out, len, a[0], deadline, signal)))
+    if (Array.isArray(addrs)) return this.#send(id, out, len, addrs[0], deadline, signal)
+    // An abort during the lookup closes the socket at once, as while waiting to send.
+    const looked = signal === undefined ? addrs : abortable(addrs, signal, () => this.close())
+    return looked.then((a) => this.#send(this.id('send'), out, len, a[0], deadline, signal))
   }
 
   #send(
