@@ -265,10 +265,13 @@ export class Io {
     return new Promise<T>((resolve, reject) => {
       op.resolve = resolve
       op.reject = reject
-      if (dir === 0) this.r = op as Op<unknown>
-      else this.w = op as Op<unknown>
-      if (dir === 0) counters.read++
-      else counters.write++
+      if (dir === 0) {
+        this.r = op as Op<unknown>
+        counters.read++
+      } else {
+        this.w = op as Op<unknown>
+        counters.write++
+      }
       addWaiter()
       if (debugging) debug('wait: %s on #%d', op.syscall, this.index)
       if (expires !== undefined) op.timer = at(expires, () => this.expire(dir, op as Op<unknown>))
@@ -298,10 +301,13 @@ export class Io {
     op.sock.close()
   }
 
-  /** @internal The abort of the signal `op` waits with: like its deadline, with AbortError. */
+  /**
+   * @internal The abort of the signal `op`, parked on `dir`, waits with: like its deadline,
+   * with AbortError.
+   */
   abort(dir: 0 | 1, op: Op<unknown>): void {
     const signal = op.signal!
-    if (this.take(dir) !== op) return
+    this.take(dir)
     if (debugging) debug('abort: %s on #%d', op.syscall, this.index)
     op.reject(abortError(signal))
     op.sock.close()
