@@ -6,7 +6,9 @@ import test from 'ava'
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { clock, newthread, sleep, stats, udp } from 'socket2'
+import { once } from 'node:events'
+import { Worker } from 'node:worker_threads'
+import { clock, newthread, sleep, type Stats, stats, udp } from 'socket2'
 import { childStart, closing, pair, within } from './util.ts'
 
 const fixture = fileURLToPath(new URL('./fixtures/debug-log.mjs', import.meta.url))
@@ -67,6 +69,22 @@ test('stats() is cheap enough to call per request: 100,000 calls well under a se
   for (let i = 0; i < 100_000; i++) n += stats().sockets
   t.true(clock() - t0 < 1, `${((clock() - t0) * 1e4).toFixed(2)} µs per call`)
   t.true(n >= 0)
+})
+
+test.serial('stats() in a worker counts the worker\'s sockets and waits, not its parent\'s', async (t) => {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  const parked = c.recv(new Uint8Array(1))
+  const mine = stats()
+  const w = new Worker(fileURLToPath(new URL('./fixtures/worker-stats.mjs', import.meta.url)))
+  const [theirs] = (await within(once(w, 'message'), 10_000 + childStart)) as [Stats]
+  t.is(theirs.sockets, 3)
+  t.deepEqual(theirs.waiting, { read: 1, write: 0 })
+  t.is(stats().sockets, mine.sockets)
+  t.deepEqual(stats().waiting, mine.waiting)
+  t.is((await within(once(w, 'exit'), 10_000))[0], 0)
+  c.close()
+  await t.throwsAsync(parked, { code: 'ERR_SOCKET_CLOSED' })
 })
 
 const run = promisify(execFile)
