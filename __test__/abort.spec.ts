@@ -167,6 +167,19 @@ test('an abort after the operation completed changes nothing: the socket stays o
   t.is(await within(c.send('still open')), 10)
 })
 
+test('a send aborted after part went out rejects AbortError with bytesSent, exactly what the peer then reads', async (t) => {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  const data = new Uint8Array(32 << 20).map((_, i) => i % 251)
+  const e = await t.throwsAsync(within(c.send(data, undefined, { signal: AbortSignal.timeout(200) })), { instanceOf: AbortError })
+  const sent = e?.bytesSent ?? -1
+  t.true(sent > 0 && sent < data.length, `bytesSent ${e?.bytesSent}`)
+  // The close sends FIN after what the kernel took: the peer reads exactly that.
+  const got = await within(readAll(s))
+  t.is(got.length, sent)
+  t.true(got.equals(data.subarray(0, got.length)))
+})
+
 test('a deadline that fires first wins (ETIMEDOUT) and removes the abort listener', async (t) => {
   const [c, s, l] = await pair()
   closing(t, c, s, l)

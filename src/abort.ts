@@ -12,9 +12,15 @@ import { argType } from './errors'
  */
 export class AbortError extends Error {
   readonly code = 'ABORT_ERR'
-  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+  /**
+   * On a TCP `send` aborted while it waited for room: how many bytes of the data went out before
+   * (the peer gets them; the rest was not sent), as on a send whose deadline passed.
+   */
+  readonly bytesSent?: number
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown; bytesSent?: number }) {
     super(message, options)
     this.name = 'AbortError'
+    if (options?.bytesSent !== undefined) this.bytesSent = options.bytesSent
   }
 }
 
@@ -29,9 +35,9 @@ export interface WaitOptions {
 /** The `expires` argument of a call that may wait: a `clock()` time, the options, or nothing. */
 export type Expires = number | WaitOptions | undefined
 
-/** The AbortError for `signal`, which is aborted. */
-export function abortError(signal: AbortSignal): AbortError {
-  return new AbortError(undefined, { cause: signal.reason })
+/** The AbortError for `signal`, which is aborted (after `bytesSent` bytes of a send went out). */
+export function abortError(signal: AbortSignal, bytesSent?: number): AbortError {
+  return new AbortError(undefined, { cause: signal.reason, bytesSent })
 }
 
 /**

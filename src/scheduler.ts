@@ -196,6 +196,10 @@ export abstract class Op<T> {
   timedOut(): Error {
     return timeoutError(this.syscall)
   }
+  /** The error the abort of its `signal` rejects it with. */
+  aborted(signal: AbortSignal): Error {
+    return abortError(signal)
+  }
   /**
    * The signal's abort: the op is its own listener, so a wait with a signal allocates no
    * closure, and removing the listener when the op settles needs nothing kept beside it.
@@ -309,7 +313,7 @@ export class Io {
     const signal = op.signal!
     this.take(dir)
     if (debugging) debug('abort: %s on #%d', op.syscall, this.index)
-    op.reject(abortError(signal))
+    op.reject(op.aborted(signal))
     op.sock.close()
   }
 

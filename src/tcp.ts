@@ -279,6 +279,9 @@ class SendOp extends BufferOp<Tcp, number> {
   timedOut(): Error {
     return timeoutError('send', this.off)
   }
+  aborted(signal: AbortSignal): Error {
+    return abortError(signal, this.off)
+  }
 }
 
 class AcceptOp extends Op<[Tcp, Address, Address]> {
