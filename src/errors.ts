@@ -77,6 +77,8 @@ export class SocketError extends Error {
     super(message)
     this.name = 'SocketError'
     this.code = code
+    // `null` from a JavaScript caller means no fields, as leaving the argument out does.
+    fields ??= {}
     if (fields.errno !== undefined) this.errno = fields.errno
     if (fields.syscall !== undefined) this.syscall = fields.syscall
     if (fields.address !== undefined) this.address = fields.address
