@@ -141,10 +141,11 @@ fn secs(d: Option<Duration>) -> f64 {
 /// positive value never becomes 0, which the OS reads as "none" (for `so_linger`, as "reset the
 /// connection on close"). Computed in whole nanoseconds, so an exact multiple stays itself.
 fn ceil_to(v: f64, unit: Duration) -> Duration {
-  // JavaScript passes 0..=2^31 seconds: at most 2^31 * 10^9 ns, well inside u64.
+  // JavaScript passes 0..=2^31 seconds, well inside u64 nanoseconds; a larger value (infinity
+  // from a Rust caller) saturates, as the cast to u64 does, rather than overflow.
   let ns = (v * 1e9).round() as u64;
   let u = unit.as_nanos() as u64;
-  Duration::from_nanos(ns.div_ceil(u) * u)
+  Duration::from_nanos(ns.div_ceil(u).saturating_mul(u))
 }
 
 const SECOND: Duration = Duration::from_secs(1);
