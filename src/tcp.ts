@@ -314,7 +314,10 @@ class ConnectOp extends Op<number> {
 }
 
 /**
- * Makes a TCP socket (`family` `'inet'` by default; `'unix'` makes a unix stream socket).
+ * Makes a TCP socket (`family` `'inet'` by default; `'unix'` makes a unix stream socket),
+ * non-blocking and close-on-exec, with `tcp_nodelay` on. Throws `TypeError` for an unknown
+ * family or protocol and `SocketError` when the OS refuses (`EMFILE`, `EPROTONOSUPPORT`).
+ * Platforms: all; `'unix'` on Windows needs a Windows with `AF_UNIX`.
  *
  * @example
  * const c = tcp(); await c.connect('127.0.0.1', 80, clock() + 5)

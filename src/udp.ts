@@ -11,7 +11,10 @@ export class Udp extends Datagram {}
 /**
  * Makes a UDP socket (`family` `'inet'` by default; `'unix'` makes a unix datagram socket).
  * Protocol `'icmp'` (or `'icmpv6'`) makes an ICMP datagram socket, which pings without privilege
- * where the OS allows it (Linux: `net.ipv4.ping_group_range`; macOS).
+ * where the OS allows it (Linux: `net.ipv4.ping_group_range`; macOS). Throws `TypeError` for an
+ * unknown family or protocol and `SocketError` when the OS refuses (`EMFILE`, `EACCES` for an
+ * ICMP socket the OS does not allow). Platforms: all; `'unix'` not on Windows (it has no unix
+ * datagram sockets).
  *
  * @example
  * const u = udp(); await u.bind('127.0.0.1', 0)
