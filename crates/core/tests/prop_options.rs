@@ -3,7 +3,7 @@
 //! only as spelled; values in range read back as set, rounded up to the OS's unit.
 
 use proptest::prelude::*;
-use socket2_core::options::{find, table, OptionKind};
+use socket2_core::options::{find, table, OptionKind, SockOpt};
 use socket2_core::socket::{open, Family, Kind};
 
 /// A socket of the kind an option applies to.
@@ -40,36 +40,15 @@ fn any_number() -> impl Strategy<Value = f64> {
   ]
 }
 
-fn settable() -> impl Strategy<Value = &'static str> {
-  let names: Vec<&'static str> = table()
-    .iter()
-    .filter(|o| o.set.is_some())
-    .map(|o| o.name)
-    .collect();
-  proptest::sample::select(names)
-}
-
-fn text_settable() -> impl Strategy<Value = &'static str> {
-  let names: Vec<&'static str> = table()
-    .iter()
-    .filter(|o| o.set_text.is_some())
-    .map(|o| o.name)
-    .collect();
-  proptest::sample::select(names)
-}
-
-fn boolean_settable() -> impl Strategy<Value = &'static str> {
-  let names: Vec<&'static str> = table()
-    .iter()
-    .filter(|o| o.set.is_some() && o.kind == OptionKind::Bool)
-    .map(|o| o.name)
-    .collect();
+/// The name of a row of the table that `keep` picks.
+fn row(keep: fn(&SockOpt) -> bool) -> impl Strategy<Value = &'static str> {
+  let names: Vec<&'static str> = table().iter().filter(|o| keep(o)).map(|o| o.name).collect();
   proptest::sample::select(names)
 }
 
 proptest! {
   #[test]
-  fn any_number_given_to_any_setter_is_set_or_refused(name in settable(), v in any_number()) {
+  fn any_number_given_to_any_setter_is_set_or_refused(name in row(|o| o.set.is_some()), v in any_number()) {
     let o = find(name).unwrap();
     let s = socket_for(name);
     if (o.set.unwrap())(&s, v).is_ok() {
@@ -79,7 +58,7 @@ proptest! {
   }
 
   #[test]
-  fn any_text_given_to_a_text_setter_is_set_or_refused(name in text_settable(), v in "(\\PC|\\x00){0,60}") {
+  fn any_text_given_to_a_text_setter_is_set_or_refused(name in row(|o| o.set_text.is_some()), v in "(\\PC|\\x00){0,60}") {
     let s = socket_for(name);
     // The result is the OS's or EINVAL for text that is no address: only a panic fails.
     let _ = (find(name).unwrap().set_text.unwrap())(&s, &v);
@@ -103,7 +82,7 @@ proptest! {
   }
 
   #[test]
-  fn booleans_read_back_as_set(name in boolean_settable(), on in any::<bool>()) {
+  fn booleans_read_back_as_set(name in row(|o| o.set.is_some() && o.kind == OptionKind::Bool), on in any::<bool>()) {
     let o = find(name).unwrap();
     let s = socket_for(name);
     let v = if on { 1.0 } else { 0.0 };
