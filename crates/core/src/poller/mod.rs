@@ -6,7 +6,8 @@
 //! - `readiness`: the per-direction flags, the OS events that set them and the results that
 //!   clear them, and keeping the OS poller armed (the one place with a platform difference);
 //! - `datagram`: receiving datagrams, two per syscall on Linux;
-//! - `connect`: connecting, and a fresh socket for the next address.
+//! - `connect`: connecting, and a fresh socket for the next address;
+//! - `source`: where events come from: the OS poller, or a per-socket [`Watcher`] outside it.
 //!
 //! A socket is registered with the OS poller only when an operation on it first has to wait:
 //! until then every operation simply tries the syscall. Sockets that never wait never cost an
@@ -16,7 +17,7 @@
 use std::io;
 use std::time::Duration;
 
-use mio::{Events, Poll, Registry};
+use mio::{Events, Poll};
 use socket2::{SockAddr, Socket};
 
 use crate::error::{errno_of, ret, WOULD_BLOCK};
@@ -26,17 +27,21 @@ mod connect;
 mod datagram;
 mod readiness;
 mod slot;
+mod source;
 
-use readiness::{after, report};
+use readiness::{after, apply, report};
 pub use readiness::{Bits, EventBits};
 use slot::{id_of, live, slot_of, Live, Slot, GEN_MASK};
 pub use slot::{Id, Origin, Shape, INDEX_MASK};
+use source::Source;
+pub use source::{WatchId, Watcher};
 
-/// The socket table and the OS poller it registers with.
+/// The socket table and the source of its events: the OS poller it registers with, or a
+/// watcher outside it.
 #[derive(Debug)]
 pub struct Poller {
   poll: Option<Poll>,
-  registry: Registry,
+  source: Source,
   events: Events,
   slots: Vec<Slot>,
   free: Vec<u32>,
@@ -62,13 +67,28 @@ impl Poller {
     let registry = poll.registry().try_clone()?;
     Ok(Poller {
       poll: Some(poll),
-      registry,
+      source: Source::Os(registry),
       events: Events::with_capacity(capacity),
       slots: Vec::new(),
       free: Vec::new(),
       spare: None,
       batch: true,
     })
+  }
+
+  /// Makes a poller whose events come from `watcher`, which watches each socket on its own
+  /// (level-triggered), instead of an OS poller: [`Poller::drain`] then has nothing to drain,
+  /// and the watcher's events are applied through [`Poller::report`].
+  pub fn watched(watcher: Box<dyn Watcher>) -> Poller {
+    Poller {
+      poll: None,
+      source: Source::Watcher(watcher),
+      events: Events::with_capacity(0),
+      slots: Vec::new(),
+      free: Vec::new(),
+      spare: None,
+      batch: true,
+    }
   }
 
   /// Hands the OS poller to a thread that waits on it (the backend where the loop cannot poll
@@ -131,7 +151,7 @@ impl Poller {
   pub fn remove(&mut self, id: Id) -> Option<Socket> {
     let gone = slot_of(&mut self.slots, id)?.live.take()?;
     self.free.push(id & INDEX_MASK);
-    Some(gone.release(&self.registry, &mut self.spare))
+    Some(gone.release(&mut self.source, &mut self.spare))
   }
 
   /// Number of live sockets.
@@ -147,7 +167,7 @@ impl Poller {
   /// Receives into `buf`: the count (0 = end of stream or an empty datagram), or `-errno`
   /// ([`WOULD_BLOCK`]: wait for [`Bits::READ`]).
   pub fn recv(&mut self, id: Id, buf: &mut [u8]) -> i32 {
-    let registry = &self.registry;
+    let source = &mut self.source;
     let Some(s) = live(&mut self.slots, id) else {
       return ebadf();
     };
@@ -159,13 +179,13 @@ impl Poller {
       return WOULD_BLOCK;
     }
     let r = ret(socket::recv(&s.sock, buf));
-    after(registry, id, s, r, buf.len(), true)
+    after(source, id, s, r, buf.len(), true)
   }
 
   /// Sends from `buf`: the count sent, or `-errno` ([`WOULD_BLOCK`]: wait for
   /// [`Bits::WRITE`]).
   pub fn send(&mut self, id: Id, buf: &[u8]) -> i32 {
-    let registry = &self.registry;
+    let source = &mut self.source;
     let Some(s) = live(&mut self.slots, id) else {
       return ebadf();
     };
@@ -173,13 +193,13 @@ impl Poller {
       return WOULD_BLOCK;
     }
     let r = ret(socket::send(&s.sock, buf));
-    after(registry, id, s, r, buf.len(), false)
+    after(source, id, s, r, buf.len(), false)
   }
 
   /// Sends one datagram to `addr`: the count, or `-errno` ([`WOULD_BLOCK`]: wait for
   /// [`Bits::WRITE`]).
   pub fn send_to(&mut self, id: Id, buf: &[u8], addr: &SockAddr) -> i32 {
-    let registry = &self.registry;
+    let source = &mut self.source;
     let Some(s) = live(&mut self.slots, id) else {
       return ebadf();
     };
@@ -187,13 +207,13 @@ impl Poller {
       return WOULD_BLOCK;
     }
     let r = ret(socket::send_to(&s.sock, buf, addr));
-    after(registry, id, s, r, buf.len(), false)
+    after(source, id, s, r, buf.len(), false)
   }
 
   /// Accepts a connection: the new socket's id and the peer's address, or `-errno`
   /// ([`WOULD_BLOCK`]: wait for [`Bits::READ`]). The new socket is made as the listener was.
   pub fn accept(&mut self, id: Id) -> Result<(Id, SockAddr), i32> {
-    let registry = &self.registry;
+    let source = &mut self.source;
     let Some(s) = live(&mut self.slots, id) else {
       return Err(ebadf());
     };
@@ -203,7 +223,7 @@ impl Poller {
     let origin = s.origin;
     match socket::accept(&s.sock) {
       Ok((c, a)) => Ok((self.insert(c, origin), a)),
-      Err(e) => Err(after(registry, id, s, -errno_of(&e), 0, true)),
+      Err(e) => Err(after(source, id, s, -errno_of(&e), 0, true)),
     }
   }
 
@@ -211,7 +231,22 @@ impl Poller {
   /// `[index, bits]` to `out` as pair `*n`. Returns false, applying nothing, when `out` has no
   /// room left.
   pub fn report(&mut self, token: usize, e: EventBits, out: &mut [i32], n: &mut usize) -> bool {
-    report(&mut self.slots, token, e, out, n)
+    report(&mut self.slots, &mut self.source, token, e, out, n)
+  }
+
+  /// Asks the OS whether the socket at table `index` is ready in one direction now, and
+  /// applies the answer as an event: the readiness bits to report (0: not ready, or no socket
+  /// there). For a deadline about to fire when events come from a watcher, which sees them only
+  /// once the event loop polls, after its timers ran.
+  pub fn ready_now(&mut self, index: u32, read: bool) -> i32 {
+    let Some(Slot { gen, live: Some(s) }) = self.slots.get(index as usize) else {
+      return 0;
+    };
+    let token = id_of(index, *gen) as usize;
+    match sys::ready_now(&s.sock, read) {
+      Ok(e) => apply(&mut self.slots, &mut self.source, token, e),
+      Err(_) => 0,
+    }
   }
 
   /// Waits up to `timeout` (zero: do not wait) for events, applies them, and writes
@@ -233,11 +268,30 @@ impl Poller {
     // The events capacity is at most out.len() / 2 (see `new`'s callers), so none is dropped.
     let mut n = 0;
     for e in self.events.iter() {
-      if !report(&mut self.slots, e.token().0, EventBits::of(e), out, &mut n) {
+      if !report(
+        &mut self.slots,
+        &mut self.source,
+        e.token().0,
+        EventBits::of(e),
+        out,
+        &mut n,
+      ) {
         break;
       }
     }
     Ok(n)
+  }
+}
+
+impl Drop for Poller {
+  /// Releases every socket's registration before the socket closes, as [`Poller::remove`]
+  /// does: a watcher's handle must not outlive its socket.
+  fn drop(&mut self) {
+    for slot in &mut self.slots {
+      if let Some(l) = slot.live.take() {
+        drop(l.release(&mut self.source, &mut self.spare));
+      }
+    }
   }
 }
 
