@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { linuxOnly } from './util.ts'
 
-const fixture = fileURLToPath(new URL('./fixtures/thread-mode.mjs', import.meta.url))
+const fixture = fileURLToPath(new URL('./fixtures/poller-mode.mjs', import.meta.url))
 
 /** Runs a fixture with the poller-thread backend forced. */
 function inThreadMode(path: string) {
