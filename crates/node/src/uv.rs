@@ -100,9 +100,10 @@ libuv! {
 /// JavaScript side never asks for a uv backend there).
 pub fn available() -> bool {
   #[cfg(windows)]
-  return table().is_some();
+  let found = table().is_some();
   #[cfg(unix)]
-  true
+  let found = true;
+  found
 }
 
 /// Allocates zeroed, 16-byte aligned memory for a handle of `kind`. Freed by [`free_handle`].
