@@ -106,6 +106,21 @@ pub fn available() -> bool {
   found
 }
 
+/// Refs or unrefs `handle` (whether it keeps its loop alive while active).
+///
+/// # Safety
+/// `handle` is an initialised handle that is not closed.
+pub unsafe fn set_ref(handle: *mut c_void, want: bool) {
+  // SAFETY: as the caller promises.
+  unsafe {
+    if want {
+      uv_ref(handle)
+    } else {
+      uv_unref(handle)
+    }
+  }
+}
+
 /// Allocates zeroed, 16-byte aligned memory for a handle of `kind`. Freed by [`free_handle`].
 pub fn alloc_handle(kind: c_int) -> *mut c_void {
   // SAFETY: uv_handle_size only reads a table in libuv.

@@ -291,13 +291,7 @@ impl SocketWake {
   /// Refs or unrefs the check handle (whether it keeps the loop alive).
   pub fn set_ref(&self, want: bool) {
     // SAFETY: the handle is live until `stop`, which consumes self.
-    unsafe {
-      if want {
-        uv::uv_ref(self.check)
-      } else {
-        uv::uv_unref(self.check)
-      }
-    }
+    unsafe { uv::set_ref(self.check, want) }
   }
 
   /// Applies up to `out.len() / 2` queued events to the socket table: their number.

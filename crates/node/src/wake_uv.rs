@@ -78,13 +78,7 @@ impl UvWake {
   /// Refs or unrefs the handle.
   pub fn set_ref(&self, want: bool) {
     // SAFETY: the handle is live until `stop`, which consumes self.
-    unsafe {
-      if want {
-        uv::uv_ref(self.handle)
-      } else {
-        uv::uv_unref(self.handle)
-      }
-    }
+    unsafe { uv::set_ref(self.handle, want) }
   }
 
   /// Drains the poller without waiting: the number of event pairs, or the poller's errno
