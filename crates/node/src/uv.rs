@@ -61,7 +61,10 @@ macro_rules! libuv {
               return None;
             }
             Some(Table {
-              $($name: std::mem::transmute::<unsafe extern "system" fn() -> isize, _>(
+              $($name: std::mem::transmute::<
+                unsafe extern "system" fn() -> isize,
+                unsafe extern "C" fn($($ty),*) $(-> $ret)?,
+              >(
                 GetProcAddress(exe, concat!(stringify!($name), "\0").as_ptr())?,
               ),)*
             })
