@@ -504,6 +504,113 @@ mod tests {
     assert_eq!(p.recv_from(r2, &mut buf).unwrap_err(), WOULD_BLOCK);
   }
 
+  /// A level-triggered watcher over `poll(2)`: what libuv's uv_poll does, without a loop.
+  #[cfg(unix)]
+  #[derive(Debug, Default)]
+  struct PollWatcher {
+    /// Per watch: fd, token, read armed, write armed.
+    armed: std::rc::Rc<std::cell::RefCell<Vec<Option<(i32, usize, bool, bool)>>>>,
+  }
+
+  #[cfg(unix)]
+  impl Watcher for PollWatcher {
+    fn watch(&mut self, sock: &Socket, id: Id) -> io::Result<WatchId> {
+      use std::os::fd::AsRawFd;
+      let mut a = self.armed.borrow_mut();
+      a.push(Some((sock.as_raw_fd(), id as usize, false, false)));
+      Ok(WatchId::new(a.len() - 1))
+    }
+    fn arm(&mut self, w: &WatchId, i: mio::Interest) -> io::Result<()> {
+      let mut a = self.armed.borrow_mut();
+      let e = a[w.raw()].as_mut().unwrap();
+      e.2 |= i.is_readable();
+      e.3 |= i.is_writable();
+      Ok(())
+    }
+    fn disarm(&mut self, w: &WatchId, read: bool, write: bool) {
+      let mut a = self.armed.borrow_mut();
+      let e = a[w.raw()].as_mut().unwrap();
+      e.2 &= !read;
+      e.3 &= !write;
+    }
+    fn unwatch(&mut self, w: WatchId) {
+      self.armed.borrow_mut()[w.raw()] = None;
+    }
+  }
+
+  /// One turn of the watcher's loop: polls what is armed (up to 5 s) and reports it.
+  #[cfg(unix)]
+  fn turn(
+    p: &mut Poller,
+    armed: &std::cell::RefCell<Vec<Option<(i32, usize, bool, bool)>>>,
+  ) -> Vec<i32> {
+    let watched: Vec<_> = armed
+      .borrow()
+      .iter()
+      .flatten()
+      .filter(|e| e.2 || e.3)
+      .copied()
+      .collect();
+    let mut fds: Vec<libc::pollfd> = watched
+      .iter()
+      .map(|e| libc::pollfd {
+        fd: e.0,
+        events: if e.2 { libc::POLLIN } else { 0 } | if e.3 { libc::POLLOUT } else { 0 },
+        revents: 0,
+      })
+      .collect();
+    // SAFETY: live pollfds and their count.
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 5000) };
+    let (mut out, mut n) = ([0i32; 16], 0);
+    for (f, e) in fds.iter().zip(&watched) {
+      if f.revents != 0 {
+        let bits = EventBits {
+          read: f.revents & libc::POLLIN != 0,
+          write: f.revents & libc::POLLOUT != 0,
+          ..EventBits::default()
+        };
+        assert!(p.report(e.1, bits, &mut out, &mut n));
+      }
+    }
+    out[..2 * n].to_vec()
+  }
+
+  #[cfg(unix)]
+  #[test]
+  fn a_watched_direction_is_disarmed_once_reported_with_nobody_waiting_and_armed_by_the_next_wait()
+  {
+    let w = PollWatcher::default();
+    let armed = w.armed.clone();
+    let mut p = Poller::watched(Box::new(w));
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let s = Socket::from(l.accept().unwrap().0);
+    s.set_nonblocking(true).unwrap();
+    let (s, c) = (p.insert(s, TCP), p.insert(Socket::from(c), TCP));
+    let mut buf = [0u8; 16];
+    assert_eq!(p.recv(s, &mut buf), WOULD_BLOCK);
+    assert!(armed.borrow()[0].unwrap().2, "a wait arms its direction");
+    assert_eq!(p.send(c, b"ping"), 4);
+    assert_eq!(turn(&mut p, &armed), [(s & INDEX_MASK) as i32, Bits::READ]);
+    assert_eq!(p.recv(s, &mut buf), 4);
+    // Nobody reads the next data: reported once, then disarmed at the next report.
+    assert_eq!(p.send(c, b"x"), 1);
+    assert_eq!(turn(&mut p, &armed), [(s & INDEX_MASK) as i32, Bits::READ]);
+    assert!(turn(&mut p, &armed).is_empty());
+    assert!(
+      !armed.borrow()[0].unwrap().2,
+      "reported again with nobody waiting: disarmed"
+    );
+    assert_eq!(p.recv(s, &mut buf), 1);
+    assert_eq!(p.recv(s, &mut buf), WOULD_BLOCK);
+    assert!(armed.borrow()[0].unwrap().2, "the next wait arms it again");
+    drop(p.remove(s));
+    assert!(
+      armed.borrow()[0].is_none(),
+      "a closed socket is unwatched first"
+    );
+  }
+
   #[test]
   fn stale_ids_are_refused() {
     let mut p = Poller::new(8).unwrap();
