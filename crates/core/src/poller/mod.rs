@@ -504,12 +504,15 @@ mod tests {
     assert_eq!(p.recv_from(r2, &mut buf).unwrap_err(), WOULD_BLOCK);
   }
 
+  /// Per watch: fd, token, read armed, write armed.
+  #[cfg(unix)]
+  type Armed = std::cell::RefCell<Vec<Option<(i32, usize, bool, bool)>>>;
+
   /// A level-triggered watcher over `poll(2)`: what libuv's uv_poll does, without a loop.
   #[cfg(unix)]
   #[derive(Debug, Default)]
   struct PollWatcher {
-    /// Per watch: fd, token, read armed, write armed.
-    armed: std::rc::Rc<std::cell::RefCell<Vec<Option<(i32, usize, bool, bool)>>>>,
+    armed: std::rc::Rc<Armed>,
   }
 
   #[cfg(unix)]
@@ -540,10 +543,7 @@ mod tests {
 
   /// One turn of the watcher's loop: polls what is armed (up to 5 s) and reports it.
   #[cfg(unix)]
-  fn turn(
-    p: &mut Poller,
-    armed: &std::cell::RefCell<Vec<Option<(i32, usize, bool, bool)>>>,
-  ) -> Vec<i32> {
+  fn turn(p: &mut Poller, armed: &Armed) -> Vec<i32> {
     let watched: Vec<_> = armed
       .borrow()
       .iter()
