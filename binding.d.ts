@@ -113,8 +113,9 @@ export declare function getoptText(id: number, name: string): OptText
 /**
  * Sets up this environment's poller and hooks it to the loop. `dispatch(count)` is called
  * with the number of `[index, bits]` pairs written to `events`; `control` is the shared
- * `[waiters, refed, inDispatch]` array; `mode` is `'uv'` (the loop polls the poller's fd) or
- * `'thread'` (a poller thread wakes the loop). Returns the would-block sentinel.
+ * `[waiters, refed, inDispatch]` array; `mode` is `'uv'` (the loop polls the poller's fd;
+ * Unix), `'uvpoll'` (the loop polls each socket) or `'thread'` (a poller thread wakes the
+ * loop). Returns the would-block sentinel.
  */
 export declare function init(dispatch: unknown, events: unknown, control: unknown, mode: string): number
 
@@ -195,6 +196,14 @@ export interface OptValue {
   value: number
   errno: number
 }
+
+/**
+ * Asks the OS whether the socket at table `index` is ready for reading (`read`) or writing
+ * now, and applies the answer: the readiness bits to dispatch (0: not ready). For a deadline
+ * about to fire when each socket has its own uv handle: libuv runs timers before it polls, so
+ * readiness that came before the deadline is not yet known (`drainNow` finds nothing queued).
+ */
+export declare function readyNow(index: number, read: boolean): number
 
 /** Keeps the event loop alive (an operation started waiting outside a dispatch). */
 export declare function refLoop(): void

@@ -58,7 +58,7 @@ linuxOnly('the fixture finds the poller\'s fds in /proc/self/fd')('when the epol
   t.deepEqual(r.stdout.trim().split('\n'), ['first: EINVAL poll', 'second: EINVAL poll', 'poll: EINVAL poll'])
 })
 
-for (const mode of ['uv', 'thread']) {
+for (const mode of ['uv', 'uvpoll', 'thread']) {
   test(`the module loaded twice in one thread (a fresh module registry) works in both copies (${mode} poller)`, (t) => {
     const r = spawnSync(process.execPath, [fixture('two-loads.mjs')], {
       env: { ...process.env, SOCKET2_POLLER: mode },

@@ -80,9 +80,13 @@ export async function interleave<K extends string>(impls: Record<K, Impl>, round
     }
   }
   for (const [k, xs] of samples) out[k] = xs
-  const spread = ratios(out['socket2' as K], out['node' as K], 0)
-  if (spread !== undefined && spread.length > 1) {
-    console.error(`  socket2/node per round: ${spread[0]!.toFixed(2)}x to ${spread[spread.length - 1]!.toFixed(2)}x`)
+  // socket2's (and each other poller backend's) spread against node.
+  for (const k of Object.keys(out) as K[]) {
+    if (k === 'node' || k === 'c') continue
+    const spread = ratios(out[k], out['node' as K], 0)
+    if (spread !== undefined && spread.length > 1) {
+      console.error(`  ${k}/node per round: ${spread[0]!.toFixed(2)}x to ${spread[spread.length - 1]!.toFixed(2)}x`)
+    }
   }
   return out
 }

@@ -3,9 +3,13 @@
 // one process (TCP ping-pong also with the servers in a second process), in interleaved rounds.
 // Prints each one's median and the ratios of the runs paired by round as a table, and writes
 // them to bench/results.json (not when --only picks some workloads, by a word of their names).
-// The spread of socket2/node over the rounds goes to stderr with the progress.
+// The ping-pong and UDP workloads run socket2 with every poller backend of the platform (one
+// row each, the backend in brackets: this process's, then the others in processes of their
+// own, backends.ts). The spread of socket2/node over the rounds goes to stderr with the progress.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { type Backend, backendTarget, closeBackends, here, inBackend, others } from './backends'
+import { type Request } from './backend-child'
 import { nodeBulk, socket2Bulk } from './bulk'
 import { c } from './c'
 import { nodeChurn, socket2Churn } from './churn'
@@ -30,10 +34,25 @@ function wanted(name: string): boolean {
 }
 
 /** Runs one workload's implementations in interleaved rounds; logs progress to stderr. */
-async function measure<K extends string>(name: string, impls: Record<K, Impl>, rounds?: number) {
+async function measure<K extends string>(name: string, impls: Record<K, Impl>, rounds?: number): Promise<Samples<K>> {
   const r = await interleave(impls, rounds)
   console.error(`[${(now() - started).toFixed(0)} s] ${name}`)
   return r
+}
+
+/** socket2's run of `request` in each of the other backends, for `measure`. */
+function otherBackends(request: Request): Record<string, Impl> {
+  return Object.fromEntries(others.map((b) => [b, inBackend(b, request)]))
+}
+
+/**
+ * The rows of a workload measured with every backend: this process's socket2, then each
+ * other backend's, each named in its row and compared with the same rounds' node and C.
+ */
+function perBackend(workload: string, unit: string, target: string, r: Samples<string>, i = 0): Row[] {
+  const row = (b: Backend, t: string, socket2: Samples<'socket2'>['socket2']) =>
+    compare(`${workload} [${b}]`, unit, t, { socket2, node: r.node!, c: r.c! }, i)
+  return [row(here, target, r.socket2!), ...others.map((b) => row(b, i === 0 ? backendTarget[b] : 'none', r[b]!))]
 }
 
 /** A row of number `i`: each implementation's median, and the ratios paired by round. */
@@ -60,10 +79,11 @@ async function main(): Promise<void> {
       socket2: () => socket2PingPong(1, SECONDS),
       node: () => nodePingPong(1, SECONDS),
       c: c('pingpong', 1, SECONDS),
+      ...otherBackends({ workload: 'pingpong', conns: 1, seconds: SECONDS }),
     })
-    rows.push(compare(pp1Name, 'round trips/s', '>= 1.25x node', pp1))
+    rows.push(...perBackend(pp1Name, 'round trips/s', '>= 1.25x node', pp1))
     // The same runs' second number.
-    rows.push(compare(cpuName, 'CPU µs', '<= 0.8x node', pp1, 1))
+    rows.push(...perBackend(cpuName, 'CPU µs', '<= 0.8x node', pp1, 1))
   }
 
   const pp32Name = `TCP ping-pong 64 B, ${IN_FLIGHT} connections`
@@ -72,8 +92,9 @@ async function main(): Promise<void> {
       socket2: () => socket2PingPong(IN_FLIGHT, SECONDS),
       node: () => nodePingPong(IN_FLIGHT, SECONDS),
       c: c('pingpong', IN_FLIGHT, SECONDS),
+      ...otherBackends({ workload: 'pingpong', conns: IN_FLIGHT, seconds: SECONDS }),
     })
-    rows.push(compare(pp32Name, 'round trips/s', '>= 1.4x node', pp32))
+    rows.push(...perBackend(pp32Name, 'round trips/s', '>= 1.4x node', pp32))
   }
 
   // The bonus variant: each library's servers in a second process. No target is set for it.
@@ -84,8 +105,9 @@ async function main(): Promise<void> {
       socket2: remotePingPong('socket2', conns, SECONDS),
       node: remotePingPong('node', conns, SECONDS),
       c: remotePingPong('c', conns, SECONDS),
+      ...otherBackends({ workload: 'remote', conns, seconds: SECONDS }),
     })
-    rows.push(compare(name, 'round trips/s', 'none (bonus)', r))
+    rows.push(...perBackend(name, 'round trips/s', 'none (bonus)', r))
   }
 
   // One set of runs, two rows: node's two ways of reading against the same socket2 and C.
@@ -128,8 +150,9 @@ async function main(): Promise<void> {
       socket2: socket2Udp(SECONDS),
       node: () => nodeUdp(SECONDS),
       c: c('udp', SECONDS),
+      ...otherBackends({ workload: 'udp', conns: 1, seconds: SECONDS }),
     })
-    rows.push(compare(udpName, 'round trips/s', '>= 1.5x node', udp))
+    rows.push(...perBackend(udpName, 'round trips/s', '>= 1.5x node', udp))
   }
 
   // The issue's row: each end waits for data as its library waits (socket2: a thread parked in
@@ -163,6 +186,7 @@ async function main(): Promise<void> {
     rows.push(compare(name, 'lookups/s', '>= 1.0x node', r))
   }
 
+  closeBackends()
   console.error(`[${(now() - started).toFixed(0)} s] done`)
   printTable(rows)
   if (only === undefined) writeFileSync(join(__dirname, 'results.json'), JSON.stringify(rows, null, 2) + '\n')

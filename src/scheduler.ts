@@ -23,17 +23,27 @@ const REFED = 1
 const IN_DISPATCH = 2
 
 /**
- * How readiness reaches this thread: `'uv'`, Node's loop polls the poller's fd (Linux, macOS);
- * `'thread'`, a poller thread wakes the loop (Windows, whose IOCP has no fd, and Bun and Deno,
- * which have no `uv_poll`). `SOCKET2_POLLER=thread` forces the thread mode anywhere.
+ * How readiness reaches this thread:
+ * - `'uv'`: Node's loop polls the poller's epoll/kqueue fd with one `uv_poll` (the default on
+ *   Linux and macOS);
+ * - `'uvpoll'`: Node's loop polls each socket with a `uv_poll` of its own (the default on
+ *   Windows, where libuv polls sockets through AFD on Node's IOCP, and the loop cannot poll
+ *   mio's IOCP);
+ * - `'thread'`: a poller thread waits and wakes the loop (Bun and Deno, which have no libuv).
+ *
+ * `SOCKET2_POLLER` picks one of them where it can work (`'uv'` not on Windows; only `'thread'`
+ * in Bun and Deno).
  */
-export const pollerMode: 'uv' | 'thread' =
-  process.env.SOCKET2_POLLER === 'thread' ||
-  process.platform === 'win32' ||
-  'bun' in process.versions ||
-  'Deno' in globalThis
-    ? 'thread'
-    : 'uv'
+export type PollerMode = 'uv' | 'uvpoll' | 'thread'
+
+function choosePoller(): PollerMode {
+  if ('bun' in process.versions || 'Deno' in globalThis) return 'thread'
+  const asked = process.env.SOCKET2_POLLER
+  if (asked === 'thread' || asked === 'uvpoll' || (asked === 'uv' && process.platform !== 'win32')) return asked
+  return process.platform === 'win32' ? 'uvpoll' : 'uv'
+}
+
+export const pollerMode: PollerMode = choosePoller()
 
 /** The would-block sentinel: a negated EAGAIN. */
 export const WOULD_BLOCK: number = native.init(wake, events, control, pollerMode)
@@ -94,10 +104,11 @@ function dispatch(n: number): void {
     pollers = []
     for (const resolve of p) resolve(true)
   }
-  // Queued after the continuations resumed above, so it runs once they have started. Not with
-  // the poller thread: its wake-up runs inside the threadsafe function's callback scope, so
-  // these microtasks run only after it returned, and new events reach this thread through the
-  // poller thread later still: a redrain would find nothing.
+  // Queued after the continuations resumed above, so it runs once they have started. Only where
+  // a drain asks the OS: the poller thread's wake-up runs inside the threadsafe function's
+  // callback scope, so these microtasks run only after it returned, and new events reach this
+  // thread through the poller thread later still; libuv's socket handles report only when the
+  // loop polls. A redrain would find nothing.
   if (n > 0 && !redrainQueued && pollerMode === 'uv') {
     redrainQueued = true
     settled.then(redrain)
@@ -297,8 +308,10 @@ export class Io {
 
   private expire(dir: 0 | 1, op: Op<unknown>): void {
     // What came before the deadline completes the operation, even if the loop was too busy to
-    // dispatch it in time; then the op is no longer parked here.
+    // dispatch it in time; then the op is no longer parked here. With a handle per socket
+    // libuv has not polled yet (timers run first): the OS is asked about this socket.
     catchUp()
+    if (pollerMode === 'uvpoll' && this.closed === false && native.readyNow(this.index, dir === 0) !== 0) this.ready(dir)
     if (this.take(dir) !== op) return
     if (debugging) debug('deadline: %s on #%d', op.syscall, this.index)
     op.reject(op.timedOut())

@@ -8,9 +8,10 @@
 //! run as soon as it returns. It then drains again, a bounded number of rounds, so a burst of
 //! I/O that the continuations caused is handled without another trip through libuv.
 //!
-//! Where the loop cannot poll that fd (Windows, whose IOCP has no fd; Bun and Deno, which have
-//! no `uv_poll`), a poller thread waits instead and wakes the loop through a threadsafe
-//! function, once per batch (see `wake_thread`). Either way, what runs in JavaScript is the same.
+//! Where the loop cannot poll that fd (Windows, whose IOCP has no fd), the loop polls each
+//! socket with a `uv_poll_t` of its own instead (see `wake_socket`). Where there is no libuv
+//! (Bun and Deno), a poller thread waits and wakes the loop through a threadsafe function, once
+//! per batch (see `wake_thread`). Either way, what runs in JavaScript is the same.
 //!
 //! The wake source keeps the loop alive only while JavaScript has an operation waiting:
 //! JavaScript counts its waiters in a shared control array, refs the source when the count leaves
@@ -25,6 +26,7 @@ use napi::{sys, Env, JsValue, Unknown};
 use napi_derive::napi;
 use socket2_core::Poller;
 
+use crate::wake_socket::SocketWake;
 use crate::wake_thread::ThreadWake;
 #[cfg(unix)]
 use crate::wake_uv::UvWake;
@@ -76,6 +78,8 @@ enum Wake {
   /// The loop polls the poller's fd.
   #[cfg(unix)]
   Uv(UvWake),
+  /// The loop polls each socket.
+  Socket(SocketWake),
   /// A thread polls and wakes the loop.
   Thread(ThreadWake),
 }
@@ -166,8 +170,9 @@ fn reference(env: sys::napi_env, v: sys::napi_value) -> Result<sys::napi_ref> {
 
 /// Sets up this environment's poller and hooks it to the loop. `dispatch(count)` is called
 /// with the number of `[index, bits]` pairs written to `events`; `control` is the shared
-/// `[waiters, refed, inDispatch]` array; `mode` is `'uv'` (the loop polls the poller's fd) or
-/// `'thread'` (a poller thread wakes the loop). Returns the would-block sentinel.
+/// `[waiters, refed, inDispatch]` array; `mode` is `'uv'` (the loop polls the poller's fd;
+/// Unix), `'uvpoll'` (the loop polls each socket) or `'thread'` (a poller thread wakes the
+/// loop). Returns the would-block sentinel.
 #[napi]
 pub fn init(
   env: Env,
@@ -195,8 +200,14 @@ pub fn init(
   if ev_len < 2 || ctl_len < CONTROL_LEN {
     return Err(Error::new(Status::InvalidArg, "arrays are too short"));
   }
-  let mut poller = Poller::new(EVENT_CAPACITY.min(ev_len / 2))
-    .map_err(|e| Error::new(Status::GenericFailure, format!("poller: {e}")))?;
+  let (mut poller, watched) = if mode == "uvpoll" {
+    let (p, shared) = crate::wake_socket::poller(&env)?;
+    (p, Some(shared))
+  } else {
+    let p = Poller::new(EVENT_CAPACITY.min(ev_len / 2))
+      .map_err(|e| Error::new(Status::GenericFailure, format!("poller: {e}")))?;
+    (p, None)
+  };
 
   let mut resource = ptr::null_mut();
   let mut name = ptr::null_mut();
@@ -225,13 +236,14 @@ pub fn init(
 
   // Last, so that nothing fallible follows a started wake source (it would keep polling an fd
   // whose poller is dropped on the error path).
-  let wake = match mode.as_str() {
+  let wake = match (mode.as_str(), watched) {
     #[cfg(unix)]
-    "uv" => UvWake::start(&env, &poller).map(Wake::Uv),
-    "thread" => ThreadWake::start(raw, &mut poller).map(Wake::Thread),
+    ("uv", _) => UvWake::start(&env, &poller).map(Wake::Uv),
+    ("uvpoll", Some(shared)) => SocketWake::start(&env, shared).map(Wake::Socket),
+    ("thread", _) => ThreadWake::start(raw, &mut poller).map(Wake::Thread),
     _ => Err(Error::new(
       Status::InvalidArg,
-      "mode must be 'uv' or 'thread'",
+      "mode must be 'uv' (not on Windows), 'uvpoll' or 'thread'",
     )),
   };
   let wake = match wake {
@@ -252,7 +264,7 @@ pub fn init(
   let failed = match &wake {
     #[cfg(unix)]
     Wake::Uv(w) => w.failed,
-    Wake::Thread(_) => 0,
+    Wake::Socket(_) | Wake::Thread(_) => 0,
   };
 
   *slot.borrow_mut() = Some(Reactor {
@@ -299,6 +311,7 @@ impl Reactor {
       match &self.wake {
         #[cfg(unix)]
         Wake::Uv(w) => w.set_ref(want),
+        Wake::Socket(w) => w.set_ref(want),
         Wake::Thread(w) => w.set_ref(self.env, want),
       }
       self.refed = want;
@@ -315,6 +328,7 @@ impl Reactor {
     let r = match &self.wake {
       #[cfg(unix)]
       Wake::Uv(w) => w.drain(&mut self.poller, out),
+      Wake::Socket(w) => Ok(w.drain(&mut self.poller, out)),
       Wake::Thread(w) => w.drain(&mut self.poller, out),
     };
     r.unwrap_or_else(|errno| {
@@ -356,9 +370,10 @@ impl Reactor {
   /// After the rounds: asks for another wake-up if events are still queued.
   fn rearm(&self) {
     match &self.wake {
-      // The uv handle stays armed: libuv polls the fd at every loop iteration.
+      // The uv handles stay armed: libuv polls at every loop iteration.
       #[cfg(unix)]
       Wake::Uv(_) => {}
+      Wake::Socket(_) => {}
       Wake::Thread(w) => w.rearm(),
     }
   }
@@ -379,13 +394,16 @@ struct Call {
 pub fn wake_rounds(env: sys::napi_env) {
   let until = Instant::now() + REDRAIN_TIME;
   with(env, |r| r.redrain_until = Some(until));
+  // The socket handles' queue holds one loop iteration's events and does not grow while they
+  // are dispatched (libuv calls back only when it polls): it is emptied whatever the time.
+  let bounded = with(env, |r| !matches!(r.wake, Wake::Socket(_))).unwrap_or(true);
   loop {
     let step = with(env, |r| (r.drain(), r.call()));
     match step {
       Some((n, call)) if n > 0 => call_dispatch(&call, n as i32),
       _ => break,
     }
-    if Instant::now() >= until {
+    if bounded && Instant::now() >= until {
       break;
     }
   }
@@ -477,10 +495,14 @@ unsafe extern "C" fn on_cleanup(
     unsafe { sys::napi_remove_async_cleanup_hook(hook) };
     return;
   };
-  // The uv handle's close callback removes the hook; the thread is done once joined.
+  // The uv handles' close callbacks remove the hook; the thread is done once joined.
   let done = match r.wake {
     #[cfg(unix)]
     Wake::Uv(w) => {
+      w.stop(hook);
+      None
+    }
+    Wake::Socket(w) => {
       w.stop(hook);
       None
     }
@@ -498,13 +520,22 @@ unsafe extern "C" fn on_cleanup(
       sys::napi_delete_reference(r.env, x);
     }
   }
-  // Dropping the poller closes every socket and then the epoll/kqueue fd, after the wake
-  // source stopped watching it.
+  // Dropping the poller closes every socket (each socket handle first) and then the
+  // epoll/kqueue fd, after the wake source stopped watching it.
   drop(r.poller);
   if let Some(hook) = done {
     // SAFETY: the hook's own handle, removed once.
     unsafe { sys::napi_remove_async_cleanup_hook(hook) };
   }
+}
+
+/// Asks the OS whether the socket at table `index` is ready for reading (`read`) or writing
+/// now, and applies the answer: the readiness bits to dispatch (0: not ready). For a deadline
+/// about to fire when each socket has its own uv handle: libuv runs timers before it polls, so
+/// readiness that came before the deadline is not yet known (`drainNow` finds nothing queued).
+#[napi(js_name = "readyNow")]
+pub fn ready_now(env: Env, index: u32, read: bool) -> i32 {
+  with(env.raw(), |r| r.poller.ready_now(index, read)).unwrap_or(0)
 }
 
 /// Keeps the event loop alive (an operation started waiting outside a dispatch).

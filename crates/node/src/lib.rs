@@ -17,9 +17,9 @@ mod addr;
 mod env;
 mod hot;
 mod socket;
-// libuv's uv_poll takes fds: Windows (IOCP) has none to give it, so it uses the thread.
-#[cfg(unix)]
 mod uv;
+mod wake_socket;
 mod wake_thread;
+// The loop polls the poller's epoll/kqueue fd: Windows's IOCP has no fd to give it.
 #[cfg(unix)]
 mod wake_uv;

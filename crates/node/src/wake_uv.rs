@@ -40,7 +40,7 @@ extern "C" fn on_close(handle: *mut c_void) {
   // cleanup hook `stop` was given, removed once, here.
   unsafe {
     let hook: sys::napi_async_cleanup_hook_handle = uv::uv_handle_get_data(handle).cast();
-    uv::free_poll(handle);
+    uv::free_handle(handle, uv::UV_POLL);
     sys::napi_remove_async_cleanup_hook(hook);
   }
 }
@@ -50,17 +50,17 @@ impl UvWake {
   pub fn start(env: &Env, poller: &Poller) -> Result<UvWake> {
     let fd = poller_fd(poller)?;
     let lp = env.get_uv_event_loop()?;
-    let handle = uv::alloc_poll();
+    let handle = uv::alloc_handle(uv::UV_POLL);
     // SAFETY: `handle` is fresh memory of uv_handle_size(UV_POLL) bytes; `lp` is this env's
     // loop; `fd` is the poller's fd, which outlives the handle (teardown stops the handle
     // before dropping the poller).
     unsafe {
-      let st = uv::uv_poll_init(lp.cast(), handle, fd);
+      let st = uv::uv_poll_init_socket(lp.cast(), handle, fd);
       if st != 0 {
-        uv::free_poll(handle);
+        uv::free_handle(handle, uv::UV_POLL);
         return Err(Error::new(
           Status::GenericFailure,
-          format!("uv_poll_init failed ({st})"),
+          format!("uv_poll_init_socket failed ({st})"),
         ));
       }
       uv::uv_handle_set_data(handle, env.raw().cast());
@@ -78,13 +78,7 @@ impl UvWake {
   /// Refs or unrefs the handle.
   pub fn set_ref(&self, want: bool) {
     // SAFETY: the handle is live until `stop`, which consumes self.
-    unsafe {
-      if want {
-        uv::uv_ref(self.handle)
-      } else {
-        uv::uv_unref(self.handle)
-      }
-    }
+    unsafe { uv::set_ref(self.handle, want) }
   }
 
   /// Drains the poller without waiting: the number of event pairs, or the poller's errno

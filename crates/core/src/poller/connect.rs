@@ -13,7 +13,7 @@ impl Poller {
   /// Starts a connection: 0 when connected, [`WOULD_BLOCK`] when in progress (wait for
   /// [`super::Bits::WRITE`], then call [`Poller::finish_connect`]), or `-errno`.
   pub fn connect(&mut self, id: Id, addr: &SockAddr) -> i32 {
-    let registry = &self.registry;
+    let source = &mut self.source;
     let Some(s) = live(&mut self.slots, id) else {
       return ebadf();
     };
@@ -27,7 +27,7 @@ impl Poller {
       Ok(false) => {
         s.connecting = true;
         s.conn_err = 0;
-        wait_for(registry, id, s, false)
+        wait_for(source, id, s, false)
       }
       Err(e) => {
         s.conn_failed = true;
@@ -43,7 +43,7 @@ impl Poller {
   /// events away from it. Options and bindings are not carried over: the caller re-applies
   /// them.
   pub fn reopen(&mut self, id: Id) -> i32 {
-    let registry = &self.registry;
+    let source = &mut self.source;
     let Some(Slot {
       gen,
       live: Some(old),
@@ -55,7 +55,7 @@ impl Poller {
     match socket::open(o.kind, o.family, o.protocol) {
       Ok(sock) => {
         let gone = std::mem::replace(old, Live::new(sock, o));
-        drop(gone.release(registry, &mut self.spare));
+        drop(gone.release(source, &mut self.spare));
         *gen = (*gen + 1) & GEN_MASK;
         id_of(id & INDEX_MASK, *gen) as i32
       }
@@ -66,7 +66,7 @@ impl Poller {
   /// Completes a connection once writable: 0, the connection's error, or [`WOULD_BLOCK`]
   /// when the wake-up was spurious and the handshake still runs.
   pub fn finish_connect(&mut self, id: Id) -> i32 {
-    let registry = &self.registry;
+    let source = &mut self.source;
     let Some(s) = live(&mut self.slots, id) else {
       return ebadf();
     };
@@ -79,7 +79,7 @@ impl Poller {
           0
         }
         Err(_) if s.conn_err != 0 => -s.conn_err,
-        Err(_) if !s.wr_hup => wait_for(registry, id, s, false),
+        Err(_) if !s.wr_hup => wait_for(source, id, s, false),
         Err(e) => -errno_of(&e),
       },
     };

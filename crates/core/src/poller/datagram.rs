@@ -63,7 +63,7 @@ impl Poller {
   /// Receives one datagram: its length, the sender and whether it was cut to fit `buf`; or
   /// `-errno` ([`WOULD_BLOCK`]: wait for [`super::Bits::READ`]).
   pub fn recv_from(&mut self, id: Id, buf: &mut [u8]) -> Result<(usize, SockAddr, bool), i32> {
-    let registry = &self.registry;
+    let source = &mut self.source;
     let Some(s) = live(&mut self.slots, id) else {
       return Err(ebadf());
     };
@@ -91,14 +91,14 @@ impl Poller {
         }
         Ok((first, None)) => {
           // The queue was empty after it: a datagram arriving later raises a new edge.
-          drained(registry, id, s, true);
+          drained(source, id, s, true);
           self.spare = Some(spare);
           return Ok((first.len, first.from, first.cut));
         }
         Err(e) => {
           self.spare = Some(spare);
           if !sys::refused_by_sandbox(&e) {
-            return Err(after(registry, id, s, -errno_of(&e), buf.len(), true));
+            return Err(after(source, id, s, -errno_of(&e), buf.len(), true));
           }
           // A seccomp filter without recvmmsg: one datagram per recvfrom from now on.
           self.batch = false;
@@ -107,7 +107,7 @@ impl Poller {
     }
     match socket::recv_from(&s.sock, buf) {
       Ok(r) => Ok(r),
-      Err(e) => Err(after(registry, id, s, -errno_of(&e), buf.len(), true)),
+      Err(e) => Err(after(source, id, s, -errno_of(&e), buf.len(), true)),
     }
   }
 }

@@ -6,7 +6,8 @@
 //! - `readiness`: the per-direction flags, the OS events that set them and the results that
 //!   clear them, and keeping the OS poller armed (the one place with a platform difference);
 //! - `datagram`: receiving datagrams, two per syscall on Linux;
-//! - `connect`: connecting, and a fresh socket for the next address.
+//! - `connect`: connecting, and a fresh socket for the next address;
+//! - `source`: where events come from: the OS poller, or a per-socket [`Watcher`] outside it.
 //!
 //! A socket is registered with the OS poller only when an operation on it first has to wait:
 //! until then every operation simply tries the syscall. Sockets that never wait never cost an
@@ -16,7 +17,7 @@
 use std::io;
 use std::time::Duration;
 
-use mio::{Events, Poll, Registry};
+use mio::{Events, Poll};
 use socket2::{SockAddr, Socket};
 
 use crate::error::{errno_of, ret, WOULD_BLOCK};
@@ -26,17 +27,21 @@ mod connect;
 mod datagram;
 mod readiness;
 mod slot;
+mod source;
 
-use readiness::{after, report};
+use readiness::{after, apply, report};
 pub use readiness::{Bits, EventBits};
 use slot::{id_of, live, slot_of, Live, Slot, GEN_MASK};
 pub use slot::{Id, Origin, Shape, INDEX_MASK};
+use source::Source;
+pub use source::{WatchId, Watcher};
 
-/// The socket table and the OS poller it registers with.
+/// The socket table and the source of its events: the OS poller it registers with, or a
+/// watcher outside it.
 #[derive(Debug)]
 pub struct Poller {
   poll: Option<Poll>,
-  registry: Registry,
+  source: Source,
   events: Events,
   slots: Vec<Slot>,
   free: Vec<u32>,
@@ -72,13 +77,28 @@ impl Poller {
     let registry = poll.registry().try_clone()?;
     Ok(Poller {
       poll: Some(poll),
-      registry,
+      source: Source::Os(registry),
       events: Events::with_capacity(capacity),
       slots: Vec::new(),
       free: Vec::new(),
       spare: None,
       batch: true,
     })
+  }
+
+  /// Makes a poller whose events come from `watcher`, which watches each socket on its own
+  /// (level-triggered), instead of an OS poller: [`Poller::drain`] then has nothing to drain,
+  /// and the watcher's events are applied through [`Poller::report`].
+  pub fn watched(watcher: Box<dyn Watcher>) -> Poller {
+    Poller {
+      poll: None,
+      source: Source::Watcher(watcher),
+      events: Events::with_capacity(0),
+      slots: Vec::new(),
+      free: Vec::new(),
+      spare: None,
+      batch: true,
+    }
   }
 
   /// Hands the OS poller to a thread that waits on it (the backend where the loop cannot poll
@@ -141,7 +161,7 @@ impl Poller {
   pub fn remove(&mut self, id: Id) -> Option<Socket> {
     let gone = slot_of(&mut self.slots, id)?.live.take()?;
     self.free.push(id & INDEX_MASK);
-    Some(gone.release(&self.registry, &mut self.spare))
+    Some(gone.release(&mut self.source, &mut self.spare))
   }
 
   /// Number of live sockets.
@@ -157,7 +177,7 @@ impl Poller {
   /// Receives into `buf`: the count (0 = end of stream or an empty datagram), or `-errno`
   /// ([`WOULD_BLOCK`]: wait for [`Bits::READ`]).
   pub fn recv(&mut self, id: Id, buf: &mut [u8]) -> i32 {
-    let registry = &self.registry;
+    let source = &mut self.source;
     let Some(s) = live(&mut self.slots, id) else {
       return ebadf();
     };
@@ -173,13 +193,13 @@ impl Poller {
     if r == 0 && (s.conn_failed || (s.connecting && s.sock.peer_addr().is_err())) {
       r = unconnected(&s.sock);
     }
-    after(registry, id, s, r, buf.len(), true)
+    after(source, id, s, r, buf.len(), true)
   }
 
   /// Sends from `buf`: the count sent, or `-errno` ([`WOULD_BLOCK`]: wait for
   /// [`Bits::WRITE`]).
   pub fn send(&mut self, id: Id, buf: &[u8]) -> i32 {
-    let registry = &self.registry;
+    let source = &mut self.source;
     let Some(s) = live(&mut self.slots, id) else {
       return ebadf();
     };
@@ -187,13 +207,13 @@ impl Poller {
       return WOULD_BLOCK;
     }
     let r = ret(socket::send(&s.sock, buf));
-    after(registry, id, s, r, buf.len(), false)
+    after(source, id, s, r, buf.len(), false)
   }
 
   /// Sends one datagram to `addr`: the count, or `-errno` ([`WOULD_BLOCK`]: wait for
   /// [`Bits::WRITE`]).
   pub fn send_to(&mut self, id: Id, buf: &[u8], addr: &SockAddr) -> i32 {
-    let registry = &self.registry;
+    let source = &mut self.source;
     let Some(s) = live(&mut self.slots, id) else {
       return ebadf();
     };
@@ -201,13 +221,13 @@ impl Poller {
       return WOULD_BLOCK;
     }
     let r = ret(socket::send_to(&s.sock, buf, addr));
-    after(registry, id, s, r, buf.len(), false)
+    after(source, id, s, r, buf.len(), false)
   }
 
   /// Accepts a connection: the new socket's id and the peer's address, or `-errno`
   /// ([`WOULD_BLOCK`]: wait for [`Bits::READ`]). The new socket is made as the listener was.
   pub fn accept(&mut self, id: Id) -> Result<(Id, SockAddr), i32> {
-    let registry = &self.registry;
+    let source = &mut self.source;
     let Some(s) = live(&mut self.slots, id) else {
       return Err(ebadf());
     };
@@ -217,7 +237,7 @@ impl Poller {
     let origin = s.origin;
     match socket::accept(&s.sock) {
       Ok((c, a)) => Ok((self.insert(c, origin), a)),
-      Err(e) => Err(after(registry, id, s, -errno_of(&e), 0, true)),
+      Err(e) => Err(after(source, id, s, -errno_of(&e), 0, true)),
     }
   }
 
@@ -225,7 +245,22 @@ impl Poller {
   /// `[index, bits]` to `out` as pair `*n`. Returns false, applying nothing, when `out` has no
   /// room left.
   pub fn report(&mut self, token: usize, e: EventBits, out: &mut [i32], n: &mut usize) -> bool {
-    report(&mut self.slots, token, e, out, n)
+    report(&mut self.slots, &mut self.source, token, e, out, n)
+  }
+
+  /// Asks the OS whether the socket at table `index` is ready in one direction now, and
+  /// applies the answer as an event: the readiness bits to report (0: not ready, or no socket
+  /// there). For a deadline about to fire when events come from a watcher, which sees them only
+  /// once the event loop polls, after its timers ran.
+  pub fn ready_now(&mut self, index: u32, read: bool) -> i32 {
+    let Some(Slot { gen, live: Some(s) }) = self.slots.get(index as usize) else {
+      return 0;
+    };
+    let token = id_of(index, *gen) as usize;
+    match sys::ready_now(&s.sock, read) {
+      Ok(e) => apply(&mut self.slots, &mut self.source, token, e),
+      Err(_) => 0,
+    }
   }
 
   /// Waits up to `timeout` (zero: do not wait) for events, applies them, and writes
@@ -247,11 +282,30 @@ impl Poller {
     // The events capacity is at most out.len() / 2 (see `new`'s callers), so none is dropped.
     let mut n = 0;
     for e in self.events.iter() {
-      if !report(&mut self.slots, e.token().0, EventBits::of(e), out, &mut n) {
+      if !report(
+        &mut self.slots,
+        &mut self.source,
+        e.token().0,
+        EventBits::of(e),
+        out,
+        &mut n,
+      ) {
         break;
       }
     }
     Ok(n)
+  }
+}
+
+impl Drop for Poller {
+  /// Releases every socket's registration before the socket closes, as [`Poller::remove`]
+  /// does: a watcher's handle must not outlive its socket.
+  fn drop(&mut self) {
+    for slot in &mut self.slots {
+      if let Some(l) = slot.live.take() {
+        drop(l.release(&mut self.source, &mut self.spare));
+      }
+    }
   }
 }
 
@@ -462,6 +516,113 @@ mod tests {
     let (r2, _, _) = udp_pair(&mut p);
     assert_eq!(r2 & INDEX_MASK, r & INDEX_MASK);
     assert_eq!(p.recv_from(r2, &mut buf).unwrap_err(), WOULD_BLOCK);
+  }
+
+  /// Per watch: fd, token, read armed, write armed.
+  #[cfg(unix)]
+  type Armed = std::cell::RefCell<Vec<Option<(i32, usize, bool, bool)>>>;
+
+  /// A level-triggered watcher over `poll(2)`: what libuv's uv_poll does, without a loop.
+  #[cfg(unix)]
+  #[derive(Debug, Default)]
+  struct PollWatcher {
+    armed: std::rc::Rc<Armed>,
+  }
+
+  #[cfg(unix)]
+  impl Watcher for PollWatcher {
+    fn watch(&mut self, sock: &Socket, id: Id) -> io::Result<WatchId> {
+      use std::os::fd::AsRawFd;
+      let mut a = self.armed.borrow_mut();
+      a.push(Some((sock.as_raw_fd(), id as usize, false, false)));
+      Ok(WatchId::new(a.len() - 1))
+    }
+    fn arm(&mut self, w: &WatchId, i: mio::Interest) -> io::Result<()> {
+      let mut a = self.armed.borrow_mut();
+      let e = a[w.raw()].as_mut().unwrap();
+      e.2 |= i.is_readable();
+      e.3 |= i.is_writable();
+      Ok(())
+    }
+    fn disarm(&mut self, w: &WatchId, read: bool, write: bool) {
+      let mut a = self.armed.borrow_mut();
+      let e = a[w.raw()].as_mut().unwrap();
+      e.2 &= !read;
+      e.3 &= !write;
+    }
+    fn unwatch(&mut self, w: WatchId) {
+      self.armed.borrow_mut()[w.raw()] = None;
+    }
+  }
+
+  /// One turn of the watcher's loop: polls what is armed (up to 5 s) and reports it.
+  #[cfg(unix)]
+  fn turn(p: &mut Poller, armed: &Armed) -> Vec<i32> {
+    let watched: Vec<_> = armed
+      .borrow()
+      .iter()
+      .flatten()
+      .filter(|e| e.2 || e.3)
+      .copied()
+      .collect();
+    let mut fds: Vec<libc::pollfd> = watched
+      .iter()
+      .map(|e| libc::pollfd {
+        fd: e.0,
+        events: if e.2 { libc::POLLIN } else { 0 } | if e.3 { libc::POLLOUT } else { 0 },
+        revents: 0,
+      })
+      .collect();
+    // SAFETY: live pollfds and their count.
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 5000) };
+    let (mut out, mut n) = ([0i32; 16], 0);
+    for (f, e) in fds.iter().zip(&watched) {
+      if f.revents != 0 {
+        let bits = EventBits {
+          read: f.revents & libc::POLLIN != 0,
+          write: f.revents & libc::POLLOUT != 0,
+          ..EventBits::default()
+        };
+        assert!(p.report(e.1, bits, &mut out, &mut n));
+      }
+    }
+    out[..2 * n].to_vec()
+  }
+
+  #[cfg(unix)]
+  #[test]
+  fn a_watched_direction_is_disarmed_once_reported_with_nobody_waiting_and_armed_by_the_next_wait()
+  {
+    let w = PollWatcher::default();
+    let armed = w.armed.clone();
+    let mut p = Poller::watched(Box::new(w));
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let s = Socket::from(l.accept().unwrap().0);
+    s.set_nonblocking(true).unwrap();
+    let (s, c) = (p.insert(s, TCP), p.insert(Socket::from(c), TCP));
+    let mut buf = [0u8; 16];
+    assert_eq!(p.recv(s, &mut buf), WOULD_BLOCK);
+    assert!(armed.borrow()[0].unwrap().2, "a wait arms its direction");
+    assert_eq!(p.send(c, b"ping"), 4);
+    assert_eq!(turn(&mut p, &armed), [(s & INDEX_MASK) as i32, Bits::READ]);
+    assert_eq!(p.recv(s, &mut buf), 4);
+    // Nobody reads the next data: reported once, then disarmed at the next report.
+    assert_eq!(p.send(c, b"x"), 1);
+    assert_eq!(turn(&mut p, &armed), [(s & INDEX_MASK) as i32, Bits::READ]);
+    assert!(turn(&mut p, &armed).is_empty());
+    assert!(
+      !armed.borrow()[0].unwrap().2,
+      "reported again with nobody waiting: disarmed"
+    );
+    assert_eq!(p.recv(s, &mut buf), 1);
+    assert_eq!(p.recv(s, &mut buf), WOULD_BLOCK);
+    assert!(armed.borrow()[0].unwrap().2, "the next wait arms it again");
+    drop(p.remove(s));
+    assert!(
+      armed.borrow()[0].is_none(),
+      "a closed socket is unwatched first"
+    );
   }
 
   #[test]

@@ -8,16 +8,17 @@
 //! RDHUP, HUP, ERR; write side: HUP, ERR), because a consumed FIN edge would otherwise leave a
 //! reader waiting forever at end of stream.
 //!
-//! Every place that clears a flag goes through [`wait_for`] or [`drained`], which keep the OS
-//! poller armed for that direction: on epoll and kqueue a registration stays armed, so this is
+//! Every place that clears a flag goes through [`wait_for`] or [`drained`], which keep the
+//! source armed for that direction: on epoll and kqueue a registration stays armed, so this is
 //! only the first registration; on Windows mio drops a direction's interest once it has
-//! reported it, and re-arms it only when told ([`sys::rearm`]).
+//! reported it, and re-arms it only when told ([`crate::sys::rearm`]); a level-triggered
+//! watcher is armed per direction (see [`super::source`]).
 
-use mio::{Interest, Registry, Token};
+use mio::Interest;
 
 use super::slot::{Id, Live, Slot, GEN_MASK, INDEX_BITS, INDEX_MASK};
+use super::source::Source;
 use crate::error::{errno_of, WOULD_BLOCK};
-use crate::sys;
 
 /// Readiness bits reported per event.
 #[derive(Debug)]
@@ -94,19 +95,13 @@ impl Live {
 /// A syscall in this direction would block: clears its flag and makes sure the OS reports the
 /// next edge (registering on the first wait). [`WOULD_BLOCK`], or `-errno` when the
 /// registration fails.
-pub(super) fn wait_for(registry: &Registry, id: Id, s: &mut Live, read: bool) -> i32 {
+pub(super) fn wait_for(source: &mut Source, id: Id, s: &mut Live, read: bool) -> i32 {
   *s.flag(read) = false;
   if read {
     s.urgent = false;
   }
-  let (token, wanted) = (Token(id as usize), s.wanted());
-  // The token is the whole id, generation included, so a late event of a closed socket is
-  // told apart from the socket that reuses its slot.
-  let r = match &mut s.reg {
-    None => sys::register(registry, &s.sock, token, wanted).map(|r| s.reg = Some(r)),
-    Some(reg) => sys::rearm(registry, reg, token, wanted),
-  };
-  match r {
+  let wanted = s.wanted();
+  match source.arm(&mut s.reg, &s.sock, id, wanted) {
     Ok(()) => WOULD_BLOCK,
     Err(e) => -errno_of(&e),
   }
@@ -114,19 +109,16 @@ pub(super) fn wait_for(registry: &Registry, id: Id, s: &mut Live, read: bool) ->
 
 /// A short result drained this direction (the buffer was emptied or filled): clears its flag.
 /// A socket that never waited stays unregistered: its next syscall finds out for itself.
-pub(super) fn drained(registry: &Registry, id: Id, s: &mut Live, read: bool) {
+pub(super) fn drained(source: &mut Source, id: Id, s: &mut Live, read: bool) {
   *s.flag(read) = false;
   let wanted = s.wanted();
-  if let Some(reg) = &mut s.reg {
-    // A failed re-arm shows at the next wait, which re-arms again and reports it.
-    let _ = sys::rearm(registry, reg, Token(id as usize), wanted);
-  }
+  source.rearm(&mut s.reg, &s.sock, id, wanted);
 }
 
 /// Updates the direction's flag from a syscall's result `r` (a count or `-errno`) for a
 /// request of `asked` bytes; returns `r`, or the registration's failure.
 pub(super) fn after(
-  registry: &Registry,
+  source: &mut Source,
   id: Id,
   s: &mut Live,
   r: i32,
@@ -137,22 +129,24 @@ pub(super) fn after(
     s.conn_err = -r;
   }
   if r == WOULD_BLOCK {
-    return wait_for(registry, id, s, read);
+    return wait_for(source, id, s, read);
   }
   if s.shape.stream() && r >= 0 {
     if read && r == 0 && asked > 0 {
       // End of stream is permanent: every later recv returns 0 at once.
       s.rd_hup = true;
     } else if (r as usize) < asked && (!read || (s.shape.short_reads_drain() && !s.urgent)) {
-      drained(registry, id, s, read);
+      drained(source, id, s, read);
     }
   }
   r
 }
 
-/// Applies one OS event of `token` (an id): the readiness bits to report, or 0 when that socket
-/// is gone (its slot empty, or reused by a socket of another generation).
-fn apply(slots: &mut [Slot], token: usize, e: EventBits) -> i32 {
+/// Applies one event of `token` (an id): the readiness bits to report, or 0 when that socket
+/// is gone (its slot empty, or reused by a socket of another generation). From a
+/// level-triggered source only news is reported: a direction already known ready has no
+/// operation waiting on it, and is disarmed instead.
+pub(super) fn apply(slots: &mut [Slot], source: &mut Source, token: usize, e: EventBits) -> i32 {
   let index = token & INDEX_MASK as usize;
   let gen = (token >> INDEX_BITS) as u32 & GEN_MASK;
   let Some(s) = slots
@@ -162,18 +156,28 @@ fn apply(slots: &mut [Slot], token: usize, e: EventBits) -> i32 {
   else {
     return 0;
   };
-  let mut bits = 0;
+  let level = source.level();
+  let (mut bits, mut quiet_rd, mut quiet_wr) = (0, false, false);
   s.urgent |= e.priority;
   if e.read || e.read_closed || e.error || e.priority {
+    if level && s.rd {
+      quiet_rd = true;
+    } else {
+      bits |= Bits::READ;
+    }
     s.rd = true;
     s.rd_hup |= e.read_closed || e.error;
-    bits |= Bits::READ;
   }
   if e.write || e.write_closed || e.error {
+    if level && s.wr {
+      quiet_wr = true;
+    } else {
+      bits |= Bits::WRITE;
+    }
     s.wr = true;
     s.wr_hup |= e.write_closed || e.error;
-    bits |= Bits::WRITE;
   }
+  source.quiet(&s.reg, quiet_rd, quiet_wr);
   bits
 }
 
@@ -181,6 +185,7 @@ fn apply(slots: &mut [Slot], token: usize, e: EventBits) -> i32 {
 /// pair `*n`. Returns false, applying nothing, when `out` has no room left.
 pub(super) fn report(
   slots: &mut [Slot],
+  source: &mut Source,
   token: usize,
   e: EventBits,
   out: &mut [i32],
@@ -189,7 +194,7 @@ pub(super) fn report(
   if 2 * *n + 1 >= out.len() {
     return false;
   }
-  let bits = apply(slots, token, e);
+  let bits = apply(slots, source, token, e);
   if bits != 0 {
     out[2 * *n] = (token & INDEX_MASK as usize) as i32;
     out[2 * *n + 1] = bits;

@@ -1,11 +1,10 @@
 //! The socket table: ids, generations, and what is kept per live socket.
 
-use mio::Registry;
 use socket2::Socket;
 
 use super::datagram::Kept;
+use super::source::{Reg, Source};
 use crate::socket::{Family, Kind};
-use crate::sys;
 
 /// A socket's id: `index | generation << INDEX_BITS`, always below 2^31.
 pub type Id = u32;
@@ -75,7 +74,8 @@ pub(super) struct Live {
   pub sock: Socket,
   pub origin: Origin,
   pub shape: Shape,
-  pub reg: Option<sys::Registration>,
+  /// Its registration with the poller's source, from its first wait on.
+  pub reg: Option<Reg>,
   /// The next datagram, when the last receive brought two.
   pub kept: Option<Box<Kept>>,
   /// Urgent (out-of-band) data was signalled: reads stop short at its mark until EAGAIN.
@@ -139,9 +139,9 @@ pub(super) fn live(slots: &mut [Slot], id: Id) -> Option<&mut Live> {
 impl Live {
   /// Gives up what the poller holds for this socket, the registration and a kept datagram's
   /// buffer (back to `spare`), and returns the socket itself.
-  pub fn release(self, registry: &Registry, spare: &mut Option<Box<[u8]>>) -> Socket {
+  pub fn release(self, source: &mut Source, spare: &mut Option<Box<[u8]>>) -> Socket {
     if let Some(reg) = self.reg {
-      sys::deregister(registry, reg);
+      source.release(reg);
     }
     if let Some(k) = self.kept {
       (*k).discard(spare);

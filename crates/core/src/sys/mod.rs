@@ -12,7 +12,8 @@
 //!   socket option);
 //! - `register(&Registry, &Socket, Token, Interest)` for the poller, and `rearm` to ask again for
 //!   the directions that wait, after one of them was reported (a no-op where registrations stay
-//!   armed), and `deregister`.
+//!   armed), and `deregister`;
+//! - `ready_now(&Socket, read)`: whether a direction is ready now, without waiting.
 
 #[cfg(unix)]
 mod unix;

@@ -7,6 +7,8 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use socket2::{SockAddr, Socket};
 
+use crate::poller::EventBits;
+
 #[allow(unused_imports)] // the contract's full set; not every one is used on every platform
 pub use libc::{EAFNOSUPPORT, EAGAIN, EBADF, ECONNREFUSED, EFAULT, EINPROGRESS, EINVAL, ENOTCONN};
 
@@ -244,4 +246,27 @@ pub fn rearm(
 pub fn deregister(_r: &Registry, _reg: Registration) {
   // Closing the fd removes it from epoll/kqueue: we never dup it, so no other
   // reference keeps the registration alive. This saves a syscall per close.
+}
+
+/// Whether `s` is ready in one direction now, without waiting: `poll(2)` with a zero timeout.
+/// An error or hang-up is reported whichever direction is asked.
+pub fn ready_now(s: &Socket, read: bool) -> io::Result<EventBits> {
+  let mut p = libc::pollfd {
+    fd: s.as_raw_fd(),
+    events: if read { libc::POLLIN } else { libc::POLLOUT },
+    revents: 0,
+  };
+  // SAFETY: one live pollfd, and its count; a zero timeout never blocks.
+  if unsafe { libc::poll(&mut p, 1, 0) } < 0 {
+    return Err(io::Error::last_os_error());
+  }
+  let hup = p.revents & libc::POLLHUP != 0;
+  Ok(EventBits {
+    read: p.revents & libc::POLLIN != 0,
+    write: p.revents & libc::POLLOUT != 0,
+    read_closed: hup,
+    write_closed: hup,
+    error: p.revents & libc::POLLERR != 0,
+    priority: false,
+  })
 }

@@ -8,6 +8,8 @@ use std::os::windows::io::{AsRawSocket, FromRawSocket};
 use mio::{Interest, Registry, Token};
 use socket2::{SockAddr, Socket};
 
+use crate::poller::EventBits;
+
 pub const EAGAIN: i32 = 10035; // WSAEWOULDBLOCK
 pub const EINVAL: i32 = 10022; // WSAEINVAL
 pub const EINPROGRESS: i32 = 10036; // WSAEINPROGRESS
@@ -132,4 +134,30 @@ pub fn rearm(r: &Registry, reg: &mut Registration, t: Token, wanted: Interest) -
 pub fn deregister(r: &Registry, mut reg: Registration) {
   // Failure leaves nothing to undo: the socket is closed right after.
   let _ = r.deregister(&mut *reg.0);
+}
+
+/// Whether `s` is ready in one direction now, without waiting: `WSAPoll` with a zero timeout.
+/// An error or hang-up is reported whichever direction is asked.
+pub fn ready_now(s: &Socket, read: bool) -> io::Result<EventBits> {
+  use windows_sys::Win32::Networking::WinSock::{
+    WSAPoll, POLLERR, POLLHUP, POLLRDNORM, POLLWRNORM, WSAPOLLFD,
+  };
+  let mut p = WSAPOLLFD {
+    fd: s.as_raw_socket() as usize,
+    events: if read { POLLRDNORM } else { POLLWRNORM },
+    revents: 0,
+  };
+  // SAFETY: one live WSAPOLLFD, and its count; a zero timeout never blocks.
+  if unsafe { WSAPoll(&mut p, 1, 0) } < 0 {
+    return Err(io::Error::last_os_error());
+  }
+  let hup = p.revents & POLLHUP != 0;
+  Ok(EventBits {
+    read: p.revents & POLLRDNORM != 0,
+    write: p.revents & POLLWRNORM != 0,
+    read_closed: hup,
+    write_closed: hup,
+    error: p.revents & POLLERR != 0,
+    priority: false,
+  })
 }
