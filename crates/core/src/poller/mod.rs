@@ -43,8 +43,8 @@ pub struct Poller {
   /// The second buffer of batched receives: one per poller, lent to a socket while it keeps a
   /// datagram, so memory grows with the datagrams kept, not with the sockets.
   spare: Option<Box<[u8]>>,
-  /// Whether datagram receives are batched (Linux; off once a sandbox refuses `recvmmsg`).
-  #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+  /// Whether datagrams move in batches where the OS can (off once a sandbox refuses
+  /// `recvmmsg` or `sendmmsg`).
   batch: bool,
 }
 
@@ -153,7 +153,10 @@ impl Poller {
     };
     // A datagram kept by an earlier `recv_from` comes first, as if read now.
     if let Some(k) = s.kept.take() {
-      return (*k).deliver(buf, &mut self.spare).0 as i32;
+      return match (*k).deliver(buf, &mut self.spare) {
+        Ok((n, _, _)) => n as i32,
+        Err(e) => e,
+      };
     }
     if s.known_unready(true) {
       return WOULD_BLOCK;
@@ -429,6 +432,113 @@ mod tests {
     assert_eq!(p.recv_from(r, &mut buf).unwrap().0, 1);
     assert_eq!(&buf[..1], b"3");
     assert_eq!(p.recv_from(r, &mut buf).unwrap_err(), WOULD_BLOCK);
+  }
+
+  /// A datagram as received: its bytes, and whether it was cut.
+  type Arrived = (Vec<u8>, bool);
+
+  /// What a receiver sees, batch by batch, of a scenario of batched sends and receives: each
+  /// batch's datagrams (bytes, cut) or its error. Run with batches on and off, it must not
+  /// tell them apart.
+  fn batch_scenario(batch: bool) -> Vec<Result<Vec<Arrived>, i32>> {
+    let mut p = Poller::new(8).unwrap();
+    p.batch = batch;
+    let (r, s, to) = udp_pair(&mut p);
+    let from = p.socket(s).unwrap().local_addr().unwrap();
+    let big = vec![9u8; 3000];
+    let msgs: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 10 + i as usize]).collect();
+    let mut out: Vec<(&[u8], Option<&SockAddr>)> =
+      msgs.iter().map(|m| (&m[..], Some(&to))).collect();
+    out.push((&big, Some(&to)));
+    out.push((b"", Some(&to)));
+    assert_eq!(p.send_many(s, &out), 7);
+    assert_eq!(p.send_many(s, &[]), 0);
+    let mut got = Vec::new();
+    let mut results = Vec::new();
+    // Three buffers, then two, then four: partial batches, a cut datagram, an empty one.
+    for (count, size) in [(3, 64), (2, 64), (4, 100), (4, 100)] {
+      let mut bufs: Vec<Vec<u8>> = (0..count).map(|_| vec![0u8; size]).collect();
+      let mut views: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
+      results.push(p.recv_many(r, &mut views, &mut got).map(|()| {
+        got
+          .iter()
+          .zip(&bufs)
+          .map(|((n, who, cut), b)| {
+            assert_eq!(who.as_socket(), from.as_socket());
+            (b[..*n].to_vec(), *cut)
+          })
+          .collect()
+      }));
+    }
+    results
+  }
+
+  #[test]
+  fn batches_and_loops_of_single_calls_move_the_same_datagrams() {
+    let on = batch_scenario(true);
+    assert_eq!(on, batch_scenario(false));
+    let d = |i: u8| (vec![i; 10 + i as usize], false);
+    assert_eq!(
+      on,
+      vec![
+        Ok(vec![d(0), d(1), d(2)]),
+        Ok(vec![d(3), d(4)]),
+        Ok(vec![(vec![9u8; 100], true), (vec![], false)]),
+        Err(WOULD_BLOCK),
+      ]
+    );
+  }
+
+  /// A connected UDP socket with a datagram queued and a refusal (ICMP port unreachable, which
+  /// loopback delivers during the send) pending: what three batched receives give.
+  fn refusal_scenario(batch: bool) -> Vec<Result<usize, i32>> {
+    let mut p = Poller::new(8).unwrap();
+    p.batch = batch;
+    let (r, s, to) = udp_pair(&mut p);
+    let back = p.socket(s).unwrap().local_addr().unwrap();
+    assert_eq!(p.connect(s, &to), 0);
+    assert_eq!(p.send_to(r, b"hi", &back), 2);
+    assert!(p.remove(r).is_some());
+    assert_eq!(p.send_many(s, &[(b"ping", None)]), 1);
+    let mut got = Vec::new();
+    (0..3)
+      .map(|_| {
+        let mut bufs = [[0u8; 8]; 4];
+        let mut views: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
+        p.recv_many(s, &mut views, &mut got).map(|()| got.len())
+      })
+      .collect()
+  }
+
+  #[cfg(target_os = "linux")]
+  #[test]
+  fn batches_and_loops_report_a_refusal_once_before_the_datagram_behind_it() {
+    let on = refusal_scenario(true);
+    assert_eq!(on, refusal_scenario(false));
+    assert_eq!(on, vec![Err(-libc::ECONNREFUSED), Ok(1), Err(WOULD_BLOCK)]);
+  }
+
+  #[test]
+  fn a_datagram_error_readies_the_socket_once_and_does_not_stick() {
+    let mut p = Poller::new(8).unwrap();
+    let (r, s, to) = udp_pair(&mut p);
+    assert_eq!(p.connect(s, &to), 0);
+    assert!(p.remove(r).is_some());
+    let mut buf = [0u8; 8];
+    // Registered by the wait; the refusal of what is sent next comes back as an error event.
+    assert_eq!(p.recv_from(s, &mut buf).unwrap_err(), WOULD_BLOCK);
+    assert_eq!(p.send(s, b"ping"), 4);
+    let ev = wait(&mut p);
+    assert!(ev.chunks(2).any(|e| e[0] as u32 == s & INDEX_MASK));
+    assert!(!state(&p, s).rd_hup && !state(&p, s).wr_hup);
+    assert_eq!(
+      p.recv_from(s, &mut buf).unwrap_err(),
+      -crate::sys::ECONNREFUSED
+    );
+    // Reported once: the next receive finds the queue empty and skips the syscall after it.
+    assert_eq!(p.recv_from(s, &mut buf).unwrap_err(), WOULD_BLOCK);
+    assert!(state(&p, s).known_unready(true));
+    assert_eq!(p.recv_from(s, &mut buf).unwrap_err(), WOULD_BLOCK);
   }
 
   #[cfg(target_os = "linux")]

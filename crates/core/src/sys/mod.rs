@@ -10,6 +10,9 @@
 //!   `SOL_SOCKET` and `SO_ACCEPTCONN`;
 //! - `configure(&Socket)`: makes a new socket non-blocking (and SIGPIPE-free where that is a
 //!   socket option);
+//! - `send_batch`/`recv_batch`: many datagrams per syscall (`sendmmsg`/`recvmmsg`), `None`
+//!   where the OS has no such call (the caller loops over single calls), and
+//!   `refused_by_sandbox` for a batched call a sandbox refuses;
 //! - `register(&Registry, &Socket, Token, Interest)` for the poller, and `rearm` to ask again for
 //!   the directions that wait, after one of them was reported (a no-op where registrations stay
 //!   armed), and `deregister`.
