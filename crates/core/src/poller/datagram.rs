@@ -21,6 +21,10 @@ use super::{ebadf, Poller};
 use crate::error::{errno_of, WOULD_BLOCK};
 use crate::{socket, sys};
 
+/// The most datagrams one `send_many`/`recv_many` moves (Linux's `UIO_MAXIOV`, the most
+/// `sendmmsg`/`recvmmsg` take): of more, the first this many.
+pub const MAX_BATCH: usize = 1024;
+
 /// The largest datagram over IP (a 16-bit length), so a kept datagram is never cut.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const MAX_DATAGRAM: usize = 65536;
@@ -135,6 +139,7 @@ impl Poller {
     let Some(s) = live(&mut self.slots, id) else {
       return ebadf();
     };
+    let msgs = &msgs[..msgs.len().min(MAX_BATCH)];
     if msgs.is_empty() {
       return 0;
     }
@@ -183,7 +188,8 @@ impl Poller {
       return Err(ebadf());
     };
     got.clear();
-    let Some((first, rest)) = bufs.split_first_mut() else {
+    let n = bufs.len().min(MAX_BATCH);
+    let Some((first, rest)) = bufs[..n].split_first_mut() else {
       return Ok(());
     };
     let bufs = match s.kept.take() {
@@ -191,7 +197,7 @@ impl Poller {
         got.push((*k).deliver(first, &mut self.spare)?);
         rest
       }
-      None => bufs,
+      None => &mut bufs[..n],
     };
     if bufs.is_empty() || s.known_unready(true) {
       return if got.is_empty() {

@@ -27,6 +27,7 @@ mod datagram;
 mod readiness;
 mod slot;
 
+pub use datagram::MAX_BATCH;
 use readiness::{after, report};
 pub use readiness::{Bits, EventBits};
 use slot::{id_of, live, slot_of, Live, Slot, GEN_MASK};
@@ -179,6 +180,21 @@ impl Poller {
     after(registry, id, s, r, buf.len(), false)
   }
 
+  /// Sends from `bufs` in order with one syscall (see [`socket::send_vectored`]): the count
+  /// sent, or `-errno` ([`WOULD_BLOCK`]: wait for [`Bits::WRITE`]).
+  pub fn send_vectored(&mut self, id: Id, bufs: &[io::IoSlice<'_>]) -> i32 {
+    let registry = &self.registry;
+    let Some(s) = live(&mut self.slots, id) else {
+      return ebadf();
+    };
+    if s.known_unready(false) {
+      return WOULD_BLOCK;
+    }
+    let asked = bufs.iter().take(socket::MAX_IOV).map(|b| b.len()).sum();
+    let r = ret(socket::send_vectored(&s.sock, bufs));
+    after(registry, id, s, r, asked, false)
+  }
+
   /// Sends one datagram to `addr`: the count, or `-errno` ([`WOULD_BLOCK`]: wait for
   /// [`Bits::WRITE`]).
   pub fn send_to(&mut self, id: Id, buf: &[u8], addr: &SockAddr) -> i32 {
@@ -312,6 +328,29 @@ mod tests {
     assert_eq!(p.recv(s, &mut buf), 4);
     // The short read cleared the flag: the next recv makes no syscall.
     assert!(!state(&p, s).rd);
+  }
+
+  #[test]
+  fn a_vectored_send_sends_its_buffers_in_order() {
+    let mut p = Poller::new(8).unwrap();
+    let (_l, c, s) = pair(&mut p);
+    let parts = [
+      io::IoSlice::new(b"head"),
+      io::IoSlice::new(b""),
+      io::IoSlice::new(b"body"),
+    ];
+    assert_eq!(p.send_vectored(c, &parts), 8);
+    let mut buf = [0u8; 16];
+    let mut got = Vec::new();
+    while got.len() < 8 {
+      match p.recv(s, &mut buf) {
+        WOULD_BLOCK => {
+          wait(&mut p);
+        }
+        n => got.extend_from_slice(&buf[..n as usize]),
+      }
+    }
+    assert_eq!(got, b"headbody");
   }
 
   #[test]

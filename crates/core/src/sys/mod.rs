@@ -3,7 +3,8 @@
 //!   `EFAULT`;
 //! - `AF_UNIX`-style family constants and getaddrinfo flag values (`AI_*`);
 //! - `accept(&Socket)`: a non-blocking, close-on-exec accepted socket;
-//! - `send(&Socket, &[u8])`: a send that never raises SIGPIPE;
+//! - `send(&Socket, &[u8])` and `send_vectored(&Socket, &[IoSlice])`: sends that never raise
+//!   SIGPIPE;
 //! - `dual_stack(&Socket)`: a new IPv6 socket that also takes IPv4 peers;
 //! - `local_addr(&Socket, v6)`: the bound address, the unspecified one before a bind;
 //! - `int(&Socket, level, name)`: an `int` option the socket2 crate has no method for, with

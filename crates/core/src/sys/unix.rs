@@ -71,6 +71,17 @@ pub fn send(s: &Socket, buf: &[u8]) -> io::Result<usize> {
   s.send(buf)
 }
 
+#[cfg(any(target_os = "android", target_os = "linux"))]
+pub fn send_vectored(s: &Socket, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+  s.send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
+}
+
+#[cfg(not(any(target_os = "android", target_os = "linux")))]
+pub fn send_vectored(s: &Socket, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+  // SO_NOSIGPIPE was set by `configure`.
+  s.send_vectored(bufs)
+}
+
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
 pub fn configure(s: &Socket) -> io::Result<()> {
   s.set_nosigpipe(true)?;

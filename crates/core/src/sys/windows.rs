@@ -52,6 +52,10 @@ pub fn send(s: &Socket, buf: &[u8]) -> io::Result<usize> {
   })
 }
 
+pub fn send_vectored(s: &Socket, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+  s.send_vectored(bufs)
+}
+
 /// Clears IPV6_V6ONLY: Windows sets it on every new IPv6 socket, where Linux and macOS leave it
 /// off, so an `inet6` listener on `::` would not take IPv4 clients.
 pub fn dual_stack(s: &Socket) -> io::Result<()> {
