@@ -41,6 +41,28 @@ export declare function sendText(id: number, text: string, len: number, to?: Uin
 export declare function redrain(): number
 
 /**
+ * Sends the first `count` of `bufs` as datagrams, in order, each to the address in wire form at
+ * the same index of `wires` or (without one) to the connected peer: how many went (fewer than
+ * `count` when the buffer filled or one failed after others went) or `-errno`.
+ */
+export declare function sendMany(id: number, bufs: Uint8Array[], count: number, wires?: (Uint8Array | undefined)[]): number
+
+/**
+ * Receives up to `count` datagrams, one into each of the first `count` of `bufs` (which must not
+ * overlap each other or `meta`): how many came or `-errno`. Record `i` of `meta`
+ * (`constants().metaStride` bytes each) holds datagram `i`'s length (an int32), whether it was
+ * cut (0/1), and its sender's wire form's length and bytes; the senders are also kept for
+ * `receivedFrom`.
+ */
+export declare function recvMany(id: number, bufs: Uint8Array[], count: number, meta: Uint8Array): number
+
+/**
+ * Sends `len` bytes of the concatenation of `bufs`, starting `offset` bytes into it, with one
+ * vectored send (at most 1024 buffers of it): the count sent or `-errno`.
+ */
+export declare function sendVectored(id: number, bufs: Uint8Array[], offset: number, len: number): number
+
+/**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
  * flavor napi-rs can build is listed, because `NAPI_RS_NATIVE_LIBRARY_PATH`
@@ -61,7 +83,10 @@ export declare function address(id: number, peer: boolean): JsAddr
 /** Binds to an address. */
 export declare function bind(id: number, family: string, address: string, port: number, scopeId: number): number
 
-/** Closes a socket (the kernel sends RST if unread data is pending or linger is 0, else FIN). */
+/**
+ * Closes a socket (the kernel sends RST if unread data is pending or linger is 0, else FIN),
+ * never waiting for a linger time (see [`socket::close`]).
+ */
 export declare function close(id: number): number
 
 /**
@@ -86,6 +111,12 @@ export interface Constants {
   readBit: number
   writeBit: number
   indexMask: number
+  /**
+   * The most datagrams `sendMany`/`recvMany` take, and the bytes per datagram of the
+   * latter's meta.
+   */
+  maxBatch: number
+  metaStride: number
 }
 
 /**
@@ -204,6 +235,9 @@ export interface OptValue {
  * readiness that came before the deadline is not yet known (`drainNow` finds nothing queued).
  */
 export declare function readyNow(index: number, read: boolean): number
+
+/** The sender of datagram `i` of the last `recvMany`. */
+export declare function receivedFrom(i: number): JsAddr
 
 /** Keeps the event loop alive (an operation started waiting outside a dispatch). */
 export declare function refLoop(): void

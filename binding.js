@@ -804,6 +804,7 @@ module.exports.lookupSync = nativeBinding.lookupSync
 module.exports.open = nativeBinding.open
 module.exports.optionTable = nativeBinding.optionTable
 module.exports.readyNow = nativeBinding.readyNow
+module.exports.receivedFrom = nativeBinding.receivedFrom
 module.exports.refLoop = nativeBinding.refLoop
 module.exports.reopen = nativeBinding.reopen
 module.exports.setopt = nativeBinding.setopt

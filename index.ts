@@ -43,6 +43,7 @@ export type { RunOptions } from './src/scheduler'
 
 export import Socket = socket.Socket
 export import Datagram = dgram.Datagram
+export type { Message, Received } from './src/dgram'
 export import raw = rawSockets.raw
 export import Raw = rawSockets.Raw
 export import tcp = tcpSockets.tcp

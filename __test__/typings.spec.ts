@@ -30,6 +30,8 @@ import {
   type Protocol,
   type SocketType,
   type Membership,
+  type Message,
+  type Received,
   type Tcp,
   type Udp,
   stats,
@@ -83,7 +85,8 @@ test('the API as users write it, with explicit types, runs on loopback', async (
       t.is(ra.address, '127.0.0.1')
       const buf: Uint8Array = new Uint8Array(64)
       const n: number = await c.recv(buf, undefined, clock() + 5)
-      const sent: number = await c.send(greeting + Buffer.from(buf.subarray(0, n)).toString())
+      const parts: (string | Uint8Array)[] = [greeting, buf.subarray(0, n)]
+      const sent: number = await c.send(parts)
       c.close()
       return sent
     },
@@ -268,6 +271,13 @@ test('datagram sockets as users write them, with explicit types', async (t) => {
     t.truthy(v)
     // @ts-expect-error the data must be a string or a Uint8Array
     t.throws(() => b.send(42, undefined, to), ARG)
+    const msgs: (string | Uint8Array | Message)[] = [{ data: 'one', to }, { data: buf.subarray(0, 2), to }, { data: 'three', to }]
+    const went: number = await b.sendMany(msgs, clock() + 5)
+    const got: Received[] = await within(a.recvMany([new Uint8Array(8), new Uint8Array(8), new Uint8Array(8)], clock() + 5))
+    const first: { length: number; from: Address; truncated: boolean } = got[0]!
+    t.true(went === 3 && first.length === 3 && !first.truncated)
+    // @ts-expect-error a message's address is an Address or AddrInfo, not a host name
+    t.throws(() => b.sendMany([{ data: 'x', to: '127.0.0.1' }]), ARG)
   } finally {
     a.close()
     b.close()

@@ -1,17 +1,36 @@
 /**
- * What every workload shares: the run length, interleaved rounds with medians, and the row
- * that ends up in the table and in results.json.
+ * What every workload shares: the run length, interleaved rounds with medians, pinning, and the
+ * row that ends up in the table and in results.json.
  */
+import { execFileSync } from 'node:child_process'
 import { type AddressInfo, type Server } from 'node:net'
 import { performance } from 'node:perf_hooks'
 
 export const quick = process.argv.includes('--quick')
-/** `--rounds=N`: more rounds steady the medians on a noisy machine. */
+/**
+ * `--pin`: this process (the clients, and the servers of the in-process rows) on core 0, a
+ * second process (the servers of the two-process rows) on core 1, so neither end migrates or
+ * shares a core with the other.
+ */
+export const pin = process.argv.includes('--pin')
+/** The fewest rounds: a median and a spread of fewer paired ratios flip with the machine. */
+export const MIN_ROUNDS = 9
+/** `--rounds=N` (at least 9): more rounds steady the medians on a noisy machine. */
 const roundsArg = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice('--rounds='.length))
 /** Rounds per workload: every implementation runs once per round, in turn (interleaved). */
-export const ROUNDS = Number.isInteger(roundsArg) && roundsArg > 0 ? roundsArg : quick ? 3 : 5
-/** Length of one timed run. */
-export const SECONDS = quick ? 1 : 2
+export const ROUNDS = Number.isInteger(roundsArg) && roundsArg >= MIN_ROUNDS ? roundsArg : MIN_ROUNDS
+/** Length of one timed run: `--quick` keeps the rounds and shortens the runs. */
+export const SECONDS = quick ? 0.25 : 1
+
+/** Pins this process, every thread of it, to core 0 (`--pin`); its children inherit that. */
+export function pinSelf(): void {
+  execFileSync('taskset', ['-a', '-cp', '0', String(process.pid)], { stdio: 'ignore' })
+}
+
+/** `[cmd, args]` to start a second process on core 1 under `--pin`, else unchanged. */
+export function onServerCore(cmd: string, args: string[]): [string, string[]] {
+  return pin ? ['taskset', ['-c', '1', cmd, ...args]] : [cmd, args]
+}
 /** The ping-pong message. */
 export const MSG = 64
 /**
@@ -80,14 +99,6 @@ export async function interleave<K extends string>(impls: Record<K, Impl>, round
     }
   }
   for (const [k, xs] of samples) out[k] = xs
-  // socket2's (and each other poller backend's) spread against node.
-  for (const k of Object.keys(out) as K[]) {
-    if (k === 'node' || k === 'c') continue
-    const spread = ratios(out[k], out['node' as K], 0)
-    if (spread !== undefined && spread.length > 1) {
-      console.error(`  ${k}/node per round: ${spread[0]!.toFixed(2)}x to ${spread[spread.length - 1]!.toFixed(2)}x`)
-    }
-  }
   return out
 }
 
@@ -109,14 +120,42 @@ export function pick(workload: string, who: string, r: number[][] | Unavailable,
 }
 
 /**
+ * A median of paired ratios and, for how far to trust it, the lowest and highest of them and
+ * how many rounds there were.
+ */
+export interface Paired {
+  median: number
+  min: number
+  max: number
+  rounds: number
+}
+
+/**
  * `a`/`b` for number `i`: the median of the ratios of the two runs of each round, not the ratio
  * of the medians. The two runs of a round are seconds apart, so a phase of this machine that
  * slows both cancels out; across rounds it does not (one run's medians may come from a fast
  * phase and the other's from a slow one).
  */
-export function pairedRatio(a: number[][] | Unavailable, b: number[][] | Unavailable, i = 0): number | null {
+export function pairedRatio(a: number[][] | Unavailable, b: number[][] | Unavailable, i = 0): Paired | null {
   const rs = ratios(a, b, i)
-  return rs === undefined ? null : median(rs)
+  return rs === undefined ? null : { median: median(rs), min: rs[0]!, max: rs[rs.length - 1]!, rounds: rs.length }
+}
+
+/**
+ * Whether the medians meet `target`, written as the table shows it: clauses like `>= 1.5x node`
+ * or `<= 0.8x C`, joined by commas, all of which must hold. Null when there is none to check
+ * (`none (bonus)`) or a ratio it needs is missing.
+ */
+export function met(target: string, ratio: Paired | null, ratioC: Paired | null): boolean | null {
+  const clauses = [...target.matchAll(/(>=|<=) ([\d.]+)x (node|C)\b/g)]
+  if (clauses.length === 0) return null
+  let all = true
+  for (const [, cmp, x, vs] of clauses) {
+    const r = vs === 'node' ? ratio : ratioC
+    if (r === null) return null
+    all &&= cmp === '>=' ? r.median >= Number(x) : r.median <= Number(x)
+  }
+  return all
 }
 
 export interface Row {
@@ -125,10 +164,12 @@ export interface Row {
   node: number | null
   c: number | null
   /** socket2/node, paired by round (see `pairedRatio`): for memory and CPU, lower is better. */
-  ratio: number | null
+  ratio: Paired | null
   /** socket2/C, paired the same way. */
-  ratioC: number | null
+  ratioC: Paired | null
   target: string
+  /** Whether the medians meet `target` (see `met`). */
+  met: boolean | null
   unit: string
 }
 
@@ -140,20 +181,39 @@ function num(x: number | null): string {
   return x.toFixed(x >= 100 ? 0 : x >= 10 ? 1 : 2)
 }
 
-function ratio(r: number | null): string {
-  return r === null ? 'n/a' : `${r.toFixed(2)}x`
+/** A paired ratio as `1.21x (1.10-1.30)`: the median, then the lowest and highest round. */
+function ratio(r: Paired | null): string {
+  return r === null ? 'n/a' : `${r.median.toFixed(2)}x (${r.min.toFixed(2)}-${r.max.toFixed(2)})`
 }
 
-/** Prints the table: workload, socket2, node, C, socket2/node, socket2/C, target, unit. */
+function verdict(m: boolean | null): string {
+  return m === null ? '-' : m ? 'yes' : 'NO'
+}
+
+/**
+ * Prints the table: workload, socket2, node, C, socket2/node, socket2/C (each ratio the median
+ * with the lowest and highest round), rounds, target, met, unit.
+ */
 export function printTable(rows: Row[]): void {
   const cells = [
-    ['workload', 'socket2', 'node', 'C', 'socket2/node', 'socket2/C', 'target', 'unit'],
-    ...rows.map((r) => [r.workload, num(r.socket2), num(r.node), num(r.c), ratio(r.ratio), ratio(r.ratioC), r.target, r.unit]),
+    ['workload', 'socket2', 'node', 'C', 'socket2/node (min-max)', 'socket2/C (min-max)', 'rounds', 'target', 'met', 'unit'],
+    ...rows.map((r) => [
+      r.workload,
+      num(r.socket2),
+      num(r.node),
+      num(r.c),
+      ratio(r.ratio),
+      ratio(r.ratioC),
+      String((r.ratio ?? r.ratioC)?.rounds ?? '-'),
+      r.target,
+      verdict(r.met),
+      r.unit,
+    ]),
   ]
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)))
   for (const line of cells) {
-    // Text columns (workload, target, unit) align left, numbers right.
-    console.log(line.map((cell, i) => (i === 0 || i >= 6 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd())
+    // Text columns (workload, target, met, unit) align left, numbers right.
+    console.log(line.map((cell, i) => (i === 0 || i >= 7 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd())
   }
   for (const n of notes) console.log(`note: ${n}`)
 }

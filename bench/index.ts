@@ -1,11 +1,16 @@
-// npm run bench [-- --quick] [-- --only=udp] [-- --rounds=9]: every workload with socket2, with
-// node:net / node:dgram, and with a C epoll program (the practical limit), client and server in
-// one process (TCP ping-pong also with the servers in a second process), in interleaved rounds.
-// Prints each one's median and the ratios of the runs paired by round as a table, and writes
-// them to bench/results.json (not when --only picks some workloads, by a word of their names).
+// npm run bench [-- --quick] [-- --only=udp] [-- --rounds=N] [-- --pin]: every workload with
+// socket2, with node:net / node:dgram, and with a C epoll program (the practical limit), client
+// and server in one process (TCP ping-pong also with the servers in a second process), in at
+// least 9 interleaved rounds. Prints each one's median, the median of the ratios of the runs
+// paired by round with their lowest and highest, and whether that median meets the row's target,
+// as a table, and writes them to bench/results.json (not when --only picks some workloads, by a
+// word of their names). --quick, to stay under two minutes, makes the runs shorter, skips the
+// bonus rows (no target) and gives the idle rows, three child processes a round, 3 rounds of
+// fewer connections: a check, not a verdict. --pin puts each process on a core of its own (see
+// harness.ts).
 // The ping-pong and UDP workloads run socket2 with every poller backend of the platform (one
 // row each, the backend in brackets: this process's, then the others in processes of their
-// own, backends.ts). The spread of socket2/node over the rounds goes to stderr with the progress.
+// own, backends.ts).
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Backend, backendTarget, closeBackends, here, inBackend, others } from './backends'
@@ -13,18 +18,22 @@ import { type Request } from './backend-child'
 import { nodeBulk, socket2Bulk } from './bulk'
 import { c } from './c'
 import { nodeChurn, socket2Churn } from './churn'
-import { type Impl, interleave, now, pairedRatio, pick, printTable, quick, type Row, type Samples, SECONDS, Unavailable } from './harness'
+import { BATCH, nodeDatagrams, socket2Datagrams } from './datagrams'
+import { type Impl, interleave, met, MIN_ROUNDS, now, pairedRatio, pick, pin, pinSelf, printTable, quick, type Row, type Samples, SECONDS, Unavailable } from './harness'
 import { idle } from './idle'
 import { nodeLookups, socket2Lookups } from './lookup'
 import { nodePingPong, socket2PingPong } from './pingpong'
 import { remotePingPong } from './remote'
 import { nodeTls, socket2Tls } from './tls'
 import { nodeUdp, socket2Udp } from './udp'
+import { nodeResponses, socket2Responses } from './vectored'
 
 const IN_FLIGHT = 32
-const IDLE_PAIRS = 9000
-/** Each idle round starts three processes and opens 27,000 connections: fewer rounds. */
-const IDLE_ROUNDS = quick ? 1 : 3
+/** Each idle round starts three processes with two fds per connection: fewer under --quick. */
+const IDLE_PAIRS = quick ? 2000 : 9000
+const IDLE_ROUNDS = quick ? 3 : MIN_ROUNDS
+
+if (pin) pinSelf()
 
 const started = now()
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).toLowerCase()
@@ -57,14 +66,17 @@ function perBackend(workload: string, unit: string, target: string, r: Samples<s
 
 /** A row of number `i`: each implementation's median, and the ratios paired by round. */
 function compare(workload: string, unit: string, target: string, r: Samples<'socket2' | 'node' | 'c'>, i = 0): Row {
+  const ratio = pairedRatio(r.socket2, r.node, i)
+  const ratioC = pairedRatio(r.socket2, r.c, i)
   return {
     workload,
     socket2: pick(workload, 'socket2', r.socket2, i),
     node: pick(workload, 'node', r.node, i),
     c: pick(workload, 'C', r.c, i),
-    ratio: pairedRatio(r.socket2, r.node, i),
-    ratioC: pairedRatio(r.socket2, r.c, i),
+    ratio,
+    ratioC,
     target,
+    met: met(target, ratio, ratioC),
     unit,
   }
 }
@@ -100,7 +112,7 @@ async function main(): Promise<void> {
   // The bonus variant: each library's servers in a second process. No target is set for it.
   for (const conns of [1, IN_FLIGHT]) {
     const name = `TCP ping-pong 64 B, ${conns === 1 ? '1 connection' : `${conns} connections`}, server in a second process`
-    if (!wanted(name)) continue
+    if (quick || !wanted(name)) continue
     const r = await measure(name, {
       socket2: remotePingPong('socket2', conns, SECONDS),
       node: remotePingPong('node', conns, SECONDS),
@@ -153,6 +165,30 @@ async function main(): Promise<void> {
       ...otherBackends({ workload: 'udp', conns: 1, seconds: SECONDS }),
     })
     rows.push(...perBackend(udpName, 'round trips/s', '>= 1.5x node', udp))
+  }
+
+  // One set of runs, two rows: socket2's single calls and its batches against the same node.
+  const oneWayName = 'UDP one way 64 B, sender and receiver threads'
+  if (wanted(oneWayName)) {
+    const noC = new Unavailable('no C baseline for this workload')
+    const oneWay = await measure(oneWayName, {
+      single: socket2Datagrams(SECONDS, false),
+      batch: socket2Datagrams(SECONDS, true),
+      node: () => nodeDatagrams(SECONDS),
+      c: noC,
+    })
+    rows.push(compare(`${oneWayName}, socket2 send/recv`, 'datagrams/s', '>= 1.5x node', { ...oneWay, socket2: oneWay.single }))
+    rows.push(compare(`${oneWayName}, socket2 sendMany/recvMany of ${BATCH}`, 'datagrams/s', '>= 3x node', { ...oneWay, socket2: oneWay.batch }))
+  }
+
+  const responseName = 'TCP responses, 200 B header + 16 KiB body (node: cork, 2 writes)'
+  if (wanted(responseName)) {
+    const responses = await measure(responseName, {
+      socket2: () => socket2Responses(SECONDS),
+      node: () => nodeResponses(SECONDS),
+      c: new Unavailable('no C baseline for this workload'),
+    })
+    rows.push(compare(responseName, 'responses/s', '>= 1.3x node', responses))
   }
 
   // The issue's row: each end waits for data as its library waits (socket2: a thread parked in

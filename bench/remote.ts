@@ -9,15 +9,16 @@ import { once } from 'node:events'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { cBinary, cMissing, runC } from './c'
-import { type Impl } from './harness'
+import { type Impl, onServerCore } from './harness'
 import { nodePingPong, socket2PingPong } from './pingpong'
 
 type Lib = 'socket2' | 'node' | 'c'
 
 function echoServer(lib: Lib): ChildProcess {
   const stdio: ['pipe', 'pipe', 'inherit'] = ['pipe', 'pipe', 'inherit']
-  if (lib === 'c') return spawn(cBinary, ['echo'], { stdio })
-  return spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'echo-child.ts'), lib], { cwd: join(__dirname, '..'), stdio })
+  const [cmd, args] =
+    lib === 'c' ? onServerCore(cBinary, ['echo']) : onServerCore(process.execPath, ['--import', 'tsx', join(__dirname, 'echo-child.ts'), lib])
+  return spawn(cmd, args, { cwd: join(__dirname, '..'), stdio })
 }
 
 /** The port the child prints first; throws if it exits before (`exited`). */

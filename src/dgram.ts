@@ -1,14 +1,34 @@
 /**
  * What UDP and raw sockets share: one datagram per `send`, one per `recv`, the sender's
- * address with each, and `connect` to set a default peer.
+ * address with each, many per call with `sendMany`/`recvMany`, and `connect` to set a default
+ * peer.
  */
 import { abortable, deadlineOf, type Expires, signalOf } from './abort'
-import native from './binding'
+import native, { constants as nativeConstants } from './binding'
 import { Address, AddrInfo, type AddressLike, resolveTarget, WIRE_MAX } from './addr'
 import { constants } from 'node:os'
-import { argType, errnoException, ioError, SocketError } from './errors'
+import { argRange, argType, errnoException, ioError, SocketError } from './errors'
 import { AGAIN, completed, failed, Op, WOULD_BLOCK } from './scheduler'
-import { BufferOp, nativeAddress, payload, sendOnce, sendSize, Socket, span } from './socket'
+import { BufferOp, isArray, isBytes, nativeAddress, payload, sendOnce, sendSize, Socket, span } from './socket'
+
+/** The most datagrams one `sendMany` or `recvMany` takes. */
+export const MAX_BATCH = nativeConstants.maxBatch
+
+/** A datagram for `sendMany`: its bytes (a string as UTF-8) and, unless connected, where to. */
+export interface Message {
+  data: string | Uint8Array
+  /** The destination; without one, the connected peer. */
+  to?: AddressLike
+}
+
+/** A datagram `recvMany` received into the buffer at the same index. */
+export interface Received {
+  /** The bytes in the buffer (all of the datagram unless `truncated`). */
+  length: number
+  from: Address
+  /** The datagram was longer than its buffer: the kernel dropped the rest. */
+  truncated: boolean
+}
 
 /** Whether `v` is a datagram's destination: a host (a string, `false` for loopback) or an address object. */
 function isDestination(v: unknown): boolean {
@@ -53,6 +73,55 @@ function destination(target: unknown, x: unknown, y: unknown, before: number): n
 /** `[truncated, wire length, sender's wire form]` of the last datagram received. */
 const meta = new Uint8Array(2 + WIRE_MAX)
 
+/** Bytes per datagram in `batchMeta`. */
+const STRIDE = nativeConstants.metaStride
+/**
+ * What `recvMany` received, one record of `STRIDE` bytes per datagram: `[length (int32),
+ * truncated, wire length, sender's wire form]`. Made on first use.
+ */
+let batchMeta: Uint8Array | undefined
+/** `batchMeta`'s lengths: element `i * STRIDE / 4`. */
+let batchLengths: Int32Array | undefined
+
+/** Validates a batch argument: an array of 1 to MAX_BATCH elements. */
+function batchOf(v: unknown, name: string): readonly unknown[] {
+  if (!isArray(v)) throw argType(name, 'an array', v)
+  if (v.length === 0 || v.length > MAX_BATCH) throw argRange(`${name}.length`, `from 1 to ${MAX_BATCH}`, v.length)
+  return v
+}
+
+/**
+ * `sendMany`'s messages as the native side takes them: the bytes, and the destinations in wire
+ * form (undefined when none has one). Messages that are all bytes pass as they are.
+ */
+function outgoing(msgs: readonly unknown[], sock: Datagram): [Uint8Array[], (Uint8Array | undefined)[] | undefined] {
+  let bufs: Uint8Array[] | undefined
+  let wires: (Uint8Array | undefined)[] | undefined
+  for (let i = 0; i < msgs.length; i++) {
+    const m = msgs[i]
+    if (isBytes(m)) {
+      bufs?.push(m)
+      wires?.push(undefined)
+      continue
+    }
+    bufs ??= (msgs as Uint8Array[]).slice(0, i)
+    let data: unknown = m
+    let to: unknown
+    if (typeof m === 'object' && m !== null) ({ data, to } = m as Message)
+    if (typeof data === 'string') data = Buffer.from(data, 'utf8')
+    else if (!isBytes(data)) throw argType(m === data ? `msgs[${i}]` : `msgs[${i}].data`, 'a Uint8Array, a string or { data, to? }', data)
+    bufs.push(data as Uint8Array)
+    if (to === undefined) {
+      wires?.push(undefined)
+      continue
+    }
+    if (!Address.is(to) && !AddrInfo.is(to)) throw argType(`msgs[${i}].to`, 'an Address or AddrInfo', to)
+    wires ??= new Array<Uint8Array | undefined>(i).fill(undefined)
+    wires.push((resolveTarget(to, undefined, sock.type(), sock.family(), undefined) as Address[])[0]!.wire())
+  }
+  return [bufs ?? (msgs as Uint8Array[]), wires]
+}
+
 /** A datagram socket: UDP, unix datagram, or raw. */
 export class Datagram extends Socket {
   /** The last sender, reused while datagrams keep coming from it (no allocation per datagram). */
@@ -60,14 +129,22 @@ export class Datagram extends Socket {
 
   /** @internal The sender of the datagram just received, from `meta`. */
   sender(): Address {
-    const n = meta[1]!
+    return this.#from(meta, 2, meta[1]!, -1)
+  }
+
+  /**
+   * The sender whose wire form is the `n` bytes of `bytes` at `at`: the last one when they are
+   * its own, else the native side's (`lastPeer`, or `receivedFrom(batch)` for a batch's).
+   */
+  #from(bytes: Uint8Array, at: number, n: number, batch: number): Address {
     const last = this.#last?.wire()
     if (last !== undefined && last.length === n) {
       let same = true
-      for (let i = 0; i < n && same; i++) same = last[i] === meta[2 + i]
+      for (let i = 0; i < n && same; i++) same = last[i] === bytes[at + i]
       if (same) return this.#last!
     }
-    this.#last = nativeAddress(native.lastPeer(), 'recv').setWire(meta.slice(2, 2 + n))
+    const peer = batch < 0 ? native.lastPeer() : native.receivedFrom(batch)
+    this.#last = nativeAddress(peer, 'recv').setWire(bytes.slice(at, at + n))
     return this.#last
   }
 
@@ -187,6 +264,123 @@ export class Datagram extends Socket {
       })
     }
     return [n, from]
+  }
+
+  /**
+   * Sends many datagrams with one call (`sendmmsg` on Linux; one send each elsewhere, with the
+   * same outcome), in order, each whole: a message is bytes or a string for the connected peer,
+   * or `{ data, to }` with an `Address` or `AddrInfo`. Waits while none can go, then resolves
+   * with how many went: fewer than all when the send buffer filled, or when one failed after
+   * others went (send the rest again: `msgs.slice(n)`; that one then reports its error). At most
+   * `MAX_BATCH` (1024) messages.
+   *
+   * @example
+   * const n = await u.sendMany([a, b, { data: c, to: other }])
+   */
+  sendMany(msgs: readonly (string | Uint8Array | Message)[], expires?: Expires): Promise<number> {
+    const [bufs, wires] = outgoing(batchOf(msgs, 'msgs'), this)
+    const deadline = deadlineOf(expires)
+    const signal = signalOf(expires)
+    const id = this.id('sendMany')
+    const busy = this.io.busy(1, 'sendMany')
+    if (busy !== undefined) return busy
+    if (signal?.aborted) return this.aborted(signal)
+    let n: number | typeof AGAIN
+    try {
+      n = sendBatch(id, bufs, wires)
+    } catch (e) {
+      return failed(e as Error)
+    }
+    return n !== AGAIN ? completed(n) : this.io.park(1, new SendManyOp(this, bufs, wires), deadline, signal)
+  }
+
+  /**
+   * Receives many datagrams with one call (`recvmmsg` on Linux; one receive each elsewhere, with
+   * the same outcome), one into each buffer in order: waits for the first, then takes what is
+   * queued, up to one per buffer. Resolves with one `{ length, from, truncated }` per datagram
+   * (fewer than the buffers when fewer were queued). A datagram longer than its buffer is cut
+   * and marked `truncated`. The buffers must not overlap. At most `MAX_BATCH` (1024) buffers.
+   *
+   * @example
+   * const bufs = Array.from({ length: 32 }, () => Buffer.alloc(2048))
+   * for (const { length, from } of await u.recvMany(bufs)) ...
+   */
+  recvMany(bufs: readonly Uint8Array[], expires?: Expires): Promise<Received[]> {
+    const list = batchOf(bufs, 'bufs')
+    for (let i = 0; i < list.length; i++) if (!isBytes(list[i])) throw argType(`bufs[${i}]`, 'a Uint8Array or Buffer', list[i])
+    const deadline = deadlineOf(expires)
+    const signal = signalOf(expires)
+    const id = this.id('recvMany')
+    const busy = this.io.busy(0, 'recvMany')
+    if (busy !== undefined) return busy
+    if (signal?.aborted) return this.aborted(signal)
+    // Overlapping buffers throw a TypeError from here, at once.
+    const n = receiveBatch(id, list as Uint8Array[])
+    if (n === WOULD_BLOCK) return this.io.park(0, new RecvManyOp(this, list as Uint8Array[]), deadline, signal)
+    if (n < 0) return failed(ioError(-n, 'recvMany'))
+    return completed(this.received(n))
+  }
+
+  /** @internal The `n` datagrams the last `recvMany` received, from `batchMeta`. */
+  received(n: number): Received[] {
+    const out = new Array<Received>(n)
+    for (let i = 0, at = 0; i < n; i++, at += STRIDE) {
+      out[i] = { length: batchLengths![at >> 2]!, from: this.#from(batchMeta!, at + 6, batchMeta![at + 5]!, i), truncated: batchMeta![at + 4] !== 0 }
+    }
+    return out
+  }
+}
+
+/** One `sendMany` call: the count, AGAIN, or throws its error. */
+function sendBatch(id: number, bufs: Uint8Array[], wires: (Uint8Array | undefined)[] | undefined): number | typeof AGAIN {
+  const n = native.sendMany(id, bufs, bufs.length, wires)
+  if (n === WOULD_BLOCK) return AGAIN
+  if (n < 0) throw ioError(-n, 'sendMany')
+  return n
+}
+
+/** One `recvMany` call into `batchMeta`: the count or `-errno`. */
+function receiveBatch(id: number, bufs: Uint8Array[]): number {
+  if (batchMeta === undefined) {
+    batchMeta = new Uint8Array(MAX_BATCH * STRIDE)
+    batchLengths = new Int32Array(batchMeta.buffer)
+  }
+  return native.recvMany(id, bufs, bufs.length, batchMeta)
+}
+
+/** A `sendMany` waiting for buffer space for its first datagram. */
+class SendManyOp extends Op<number> {
+  constructor(
+    readonly sock: Datagram,
+    readonly bufs: Uint8Array[],
+    readonly wires: (Uint8Array | undefined)[] | undefined,
+  ) {
+    super()
+  }
+  get syscall(): string {
+    return 'sendMany'
+  }
+  retry(): number | typeof AGAIN {
+    return sendBatch(this.sock.id('sendMany'), this.bufs, this.wires)
+  }
+}
+
+/** A `recvMany` waiting for its first datagram. */
+class RecvManyOp extends Op<Received[]> {
+  constructor(
+    readonly sock: Datagram,
+    readonly bufs: Uint8Array[],
+  ) {
+    super()
+  }
+  get syscall(): string {
+    return 'recvMany'
+  }
+  retry(): Received[] | typeof AGAIN {
+    const n = receiveBatch(this.sock.id('recvMany'), this.bufs)
+    if (n === WOULD_BLOCK) return AGAIN
+    if (n < 0) throw ioError(-n, 'recvMany')
+    return this.sock.received(n)
   }
 }
 

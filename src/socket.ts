@@ -28,12 +28,21 @@ export function span(buf: unknown, maxlen: unknown, what: string): number {
  * throw) is not reached. An array of another realm (`vm`, a test runner's sandbox) fails
  * `instanceof` and is recognised by its internal type.
  */
-function isBytes(b: unknown): b is Uint8Array {
+export function isBytes(b: unknown): b is Uint8Array {
   return (ArrayBuffer.isView(b) && b instanceof Uint8Array) || isUint8Array(b)
 }
 
+/** Whether `v` is an array; false (rather than a throw) for a revoked Proxy. */
+export function isArray(v: unknown): v is readonly unknown[] {
+  try {
+    return Array.isArray(v)
+  } catch {
+    return false
+  }
+}
+
 /** Validates `maxlen` against data of `size` bytes; returns the byte count to use. */
-function counted(size: number, maxlen: unknown): number {
+export function counted(size: number, maxlen: unknown): number {
   if (maxlen === undefined || maxlen === null) return size
   if (typeof maxlen !== 'number' || !Number.isInteger(maxlen)) throw argType('maxlen', 'an integer', maxlen)
   if (maxlen < 0 || maxlen > size) throw argRange('maxlen', `from 0 to the data's length in bytes (${size})`, maxlen)

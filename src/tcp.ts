@@ -6,7 +6,10 @@ import native from './binding'
 import { Address, type AddressLike, resolveTarget } from './addr'
 import { argRange, argType, errnoException, type ErrorAddress, ioError, ownError, timeoutError } from './errors'
 import { AGAIN, attempt, completed, failed, Op, WOULD_BLOCK } from './scheduler'
-import { BufferOp, kCreate, nativeAddress, openSocket, payload, sendOnce, sendSize, Socket, socketArgs, span } from './socket'
+import { BufferOp, counted, isArray, isBytes, kCreate, nativeAddress, openSocket, payload, sendOnce, sendSize, Socket, socketArgs, span } from './socket'
+
+/** The most bytes one vectored send is asked for, so that counts stay 32-bit integers. */
+const MAX_VECTORED = 2 ** 30
 
 /** Largest backlog; the kernel clamps it to its own maximum (`somaxconn`). */
 const MAX_BACKLOG = 0x7fffffff
@@ -174,10 +177,16 @@ export class Tcp extends Socket {
 
   /**
    * Sends all of `data` (or its first `maxlen` bytes) before resolving with the count. Strings
-   * are sent as UTF-8. On expiry the socket is closed and the call rejects with ETIMEDOUT; when
-   * the options' `signal` aborts, the same with AbortError (`expires` may be `{ expires?, signal? }`).
+   * are sent as UTF-8. An array of buffers and strings is sent as their concatenation with
+   * vectored sends (`writev`), one syscall for a header and a body. On expiry the socket is
+   * closed and the call rejects with ETIMEDOUT; when the options' `signal` aborts, the same with
+   * AbortError (`expires` may be `{ expires?, signal? }`).
+   *
+   * @example
+   * await c.send([header, body])
    */
-  send(data: string | Uint8Array, maxlen?: number, expires?: Expires): Promise<number> {
+  send(data: string | Uint8Array | readonly (string | Uint8Array)[], maxlen?: number, expires?: Expires): Promise<number> {
+    if (isArray(data)) return this.#sendVectored(data, maxlen, expires)
     const len = sendSize(data, maxlen)
     const deadline = deadlineOf(expires)
     const signal = signalOf(expires)
@@ -186,12 +195,42 @@ export class Tcp extends Socket {
     if (busy !== undefined) return busy
     if (signal?.aborted) return this.aborted(signal)
     // The common case, everything sent at once, allocates no op (nor a Buffer for a string).
-    const out = payload(data, maxlen)
+    const out = payload(data as string | Uint8Array, maxlen)
     const n = sendOnce(id, out, len, undefined)
     if (n === len) return completed(n)
     const op = new SendOp(this, typeof out === 'string' ? Buffer.from(out, 'utf8') : out, len)
     if (n > 0) op.off = n
     else if (n !== WOULD_BLOCK) return failed(ioError(-n, 'send', this.peer()))
+    return attempt(op) ?? this.io.park(1, op, deadline, signal)
+  }
+
+  #sendVectored(data: readonly unknown[], maxlen: unknown, expires: unknown): Promise<number> {
+    // Strings become bytes in a copy of the array; an array of bytes alone passes as it is.
+    let bufs: Uint8Array[] | undefined
+    let total = 0
+    for (let i = 0; i < data.length; i++) {
+      let b = data[i]
+      if (typeof b === 'string') b = Buffer.from(b, 'utf8')
+      else if (!isBytes(b)) throw argType(`data[${i}]`, 'a Uint8Array, Buffer or string', b)
+      if (b !== data[i]) bufs ??= (data as Uint8Array[]).slice(0, i)
+      bufs?.push(b as Uint8Array)
+      total += (b as Uint8Array).byteLength
+    }
+    const all = bufs ?? (data as Uint8Array[])
+    const len = counted(total, maxlen)
+    const deadline = deadlineOf(expires)
+    const signal = signalOf(expires)
+    const id = this.id('send')
+    const busy = this.io.busy(1, 'send')
+    if (busy !== undefined) return busy
+    if (signal?.aborted) return this.aborted(signal)
+    if (len === 0) return completed(0)
+    const n = native.sendVectored(id, all, 0, Math.min(len, MAX_VECTORED))
+    if (n === len) return completed(n)
+    if (n < 0 && n !== WOULD_BLOCK) return failed(ioError(-n, 'send', this.peer()))
+    // Its own copy of the array: the caller may change theirs while this waits.
+    const op = new SendVectoredOp(this, all.slice(), len)
+    if (n > 0) op.off = n
     return attempt(op) ?? this.io.park(1, op, deadline, signal)
   }
 
@@ -261,15 +300,23 @@ class RecvOp extends BufferOp<Tcp, number> {
 }
 
 /** Sends until every byte is out: one op may take several wake-ups. */
-class SendOp extends BufferOp<Tcp, number> {
+abstract class StreamSendOp extends Op<number> {
   off = 0
+  constructor(
+    readonly sock: Tcp,
+    readonly len: number,
+  ) {
+    super()
+  }
   get syscall(): string {
     return 'send'
   }
+  /** One send of at most `len` bytes from `off`: the count or `-errno`. */
+  abstract sendFrom(id: number, off: number, len: number): number
   retry(): number | typeof AGAIN {
     const id = this.sock.id('send')
     while (this.off < this.len) {
-      const n = native.send(id, this.buf, this.off, this.len - this.off)
+      const n = this.sendFrom(id, this.off, this.len - this.off)
       if (n === WOULD_BLOCK) return AGAIN
       if (n < 0) throw ioError(-n, 'send', this.sock.peer())
       this.off += n
@@ -281,6 +328,33 @@ class SendOp extends BufferOp<Tcp, number> {
   }
   aborted(signal: AbortSignal): Error {
     return abortError(signal, this.off)
+  }
+}
+
+class SendOp extends StreamSendOp {
+  constructor(
+    sock: Tcp,
+    readonly buf: Uint8Array,
+    len: number,
+  ) {
+    super(sock, len)
+  }
+  sendFrom(id: number, off: number, len: number): number {
+    return native.send(id, this.buf, off, len)
+  }
+}
+
+/** A vectored send: `off` counts into the concatenation of `bufs`. */
+class SendVectoredOp extends StreamSendOp {
+  constructor(
+    sock: Tcp,
+    readonly bufs: Uint8Array[],
+    len: number,
+  ) {
+    super(sock, len)
+  }
+  sendFrom(id: number, off: number, len: number): number {
+    return native.sendVectored(id, this.bufs, off, Math.min(len, MAX_VECTORED))
   }
 }
 

@@ -39,3 +39,25 @@ export declare function sendText(id: number, text: string, len: number, to?: Uin
  * a wake-up; `-errno`, once, when the OS poller failed.
  */
 export declare function redrain(): number
+
+/**
+ * Sends the first `count` of `bufs` as datagrams, in order, each to the address in wire form at
+ * the same index of `wires` or (without one) to the connected peer: how many went (fewer than
+ * `count` when the buffer filled or one failed after others went) or `-errno`.
+ */
+export declare function sendMany(id: number, bufs: Uint8Array[], count: number, wires?: (Uint8Array | undefined)[]): number
+
+/**
+ * Receives up to `count` datagrams, one into each of the first `count` of `bufs` (which must not
+ * overlap each other or `meta`): how many came or `-errno`. Record `i` of `meta`
+ * (`constants().metaStride` bytes each) holds datagram `i`'s length (an int32), whether it was
+ * cut (0/1), and its sender's wire form's length and bytes; the senders are also kept for
+ * `receivedFrom`.
+ */
+export declare function recvMany(id: number, bufs: Uint8Array[], count: number, meta: Uint8Array): number
+
+/**
+ * Sends `len` bytes of the concatenation of `bufs`, starting `offset` bytes into it, with one
+ * vectored send (at most 1024 buffers of it): the count sent or `-errno`.
+ */
+export declare function sendVectored(id: number, bufs: Uint8Array[], offset: number, len: number): number

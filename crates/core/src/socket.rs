@@ -166,6 +166,16 @@ pub fn send(s: &Socket, buf: &[u8]) -> io::Result<usize> {
   sys::send(s, buf)
 }
 
+/// The most buffers one vectored send takes (`IOV_MAX` on Linux and macOS): a send of more
+/// sends from the first this many, and its count says how far it got.
+pub const MAX_IOV: usize = 1024;
+
+/// Sends from `bufs` in order with one `sendmsg(2)` (`WSASend` on Windows), without SIGPIPE:
+/// the count sent, which may end inside any of them. Only the first [`MAX_IOV`] are used.
+pub fn send_vectored(s: &Socket, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
+  sys::send_vectored(s, &bufs[..bufs.len().min(MAX_IOV)])
+}
+
 /// Receives one datagram into `buf`: its length (the part that fit), the sender, and whether
 /// the datagram was longer than `buf` (the rest is discarded by the kernel).
 pub fn recv_from(s: &Socket, buf: &mut [u8]) -> io::Result<(usize, SockAddr, bool)> {

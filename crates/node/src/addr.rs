@@ -236,6 +236,10 @@ pub struct Constants {
   pub read_bit: i32,
   pub write_bit: i32,
   pub index_mask: u32,
+  /// The most datagrams `sendMany`/`recvMany` take, and the bytes per datagram of the
+  /// latter's meta.
+  pub max_batch: u32,
+  pub meta_stride: u32,
 }
 
 /// The OS numbers for families, kinds and getaddrinfo flags, and the poller's event layout.
@@ -262,5 +266,7 @@ pub fn constants() -> Constants {
     read_bit: socket2_core::Bits::READ,
     write_bit: socket2_core::Bits::WRITE,
     index_mask: socket2_core::poller::INDEX_MASK,
+    max_batch: socket2_core::poller::MAX_BATCH as u32,
+    meta_stride: crate::socket::META_STRIDE as u32,
   }
 }

@@ -71,6 +71,8 @@ pub struct Reactor {
   /// The peer of the last accepted connection (read by `acceptedPeer`), or the sender of the
   /// last datagram received (read by `lastFrom`).
   pub last_peer: Option<socket2::SockAddr>,
+  /// What the last `recvMany` received (read by `receivedFrom`), kept to be reused.
+  pub received: Vec<(usize, socket2::SockAddr, bool)>,
 }
 
 /// Where events come from.
@@ -282,6 +284,7 @@ pub fn init(
     failure_told: false,
     redrain_until: None,
     last_peer: None,
+    received: Vec::new(),
   });
   // The async kind: closing the uv handle completes in a later loop turn, which Node waits for.
   let mut hook = ptr::null_mut();

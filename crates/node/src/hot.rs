@@ -1,5 +1,6 @@
-//! The per-operation calls, `send`, `recv`, `sendTo`, `recvFrom` and `sendText`, and the
-//! dispatch's `redrain`, as plain Node-API callbacks.
+//! The per-operation calls, `send`, `recv`, `sendTo`, `recvFrom`, `sendText`, and the batched
+//! `sendMany`, `recvMany` and `sendVectored`, and the dispatch's `redrain`, as plain Node-API
+//! callbacks.
 //!
 //! napi-rs's generated glue opens a borrow-tracking scope on every call, even one without
 //! arguments (an `Arc<Mutex<_>>` allocation and two thread-local pushes): measured, about 280 ns
@@ -99,13 +100,7 @@ impl Args {
 
   /// Whether argument `i` is missing or `undefined`.
   fn absent(&self, i: usize) -> bool {
-    let Ok(v) = self.get(i) else {
-      return true;
-    };
-    let mut kind = sys::ValueType::napi_undefined;
-    // SAFETY: a value of this call and a live out pointer.
-    unsafe { sys::napi_typeof(self.env, v, &mut kind) };
-    kind == sys::ValueType::napi_undefined
+    self.get(i).map_or(true, |v| self.is_undefined(v))
   }
 
   /// Argument `i` as a number converted by ToUint32.
@@ -122,7 +117,11 @@ impl Args {
 
   /// Where the bytes of argument `i`, a `Uint8Array` (or `Buffer`), are: pointer and length.
   fn view(&self, i: usize) -> Checked<View> {
-    let v = self.get(i)?;
+    self.view_of(self.get(i)?)
+  }
+
+  /// Where the bytes of `v`, a `Uint8Array` (or `Buffer`) of this call, are.
+  fn view_of(&self, v: sys::napi_value) -> Checked<View> {
     let (mut kind, mut len, mut data) = (0, 0, ptr::null_mut());
     // SAFETY: a value of this call and live out pointers; anything but a typed array is
     // refused with napi_invalid_arg. The array buffer and offset are not asked for: each
@@ -146,6 +145,59 @@ impl Args {
     } else {
       View(data.cast(), len)
     })
+  }
+
+  /// Argument `i`, an array: the array and its length.
+  fn array(&self, i: usize) -> Checked<(sys::napi_value, u32)> {
+    let v = self.get(i)?;
+    let (mut is, mut len) = (false, 0);
+    // SAFETY: a value of this call and live out pointers.
+    let st = unsafe {
+      if sys::napi_is_array(self.env, v, &mut is) == sys::Status::napi_ok && is {
+        sys::napi_get_array_length(self.env, v, &mut len)
+      } else {
+        sys::Status::napi_array_expected
+      }
+    };
+    if st == sys::Status::napi_ok {
+      Ok((v, len))
+    } else {
+      Err(c"socket2: an array was expected")
+    }
+  }
+
+  /// The first `count` elements of the array argument `i` (fewer if it holds fewer).
+  ///
+  /// Reading an element may run JavaScript (a getter), which could detach or shrink a typed
+  /// array whose bytes were already located: callers take every element first and only then
+  /// their views, during which no JavaScript runs.
+  fn elements(&self, i: usize, count: usize) -> Checked<Vec<sys::napi_value>> {
+    let (array, len) = self.array(i)?;
+    (0..count.min(len as usize) as u32)
+      .map(|j| {
+        let mut v = ptr::null_mut();
+        // SAFETY: a value of this call and a live out pointer.
+        let st = unsafe { sys::napi_get_element(self.env, array, j, &mut v) };
+        if st == sys::Status::napi_ok {
+          Ok(v)
+        } else {
+          Err(c"socket2: an array element could not be read")
+        }
+      })
+      .collect()
+  }
+
+  /// Where the bytes of `values` (all of them `Uint8Array`s) are.
+  fn views(&self, values: &[sys::napi_value]) -> Checked<Vec<View>> {
+    values.iter().map(|v| self.view_of(*v)).collect()
+  }
+
+  /// Whether `v` is `undefined`.
+  fn is_undefined(&self, v: sys::napi_value) -> bool {
+    let mut kind = sys::ValueType::napi_undefined;
+    // SAFETY: a value of this call and a live out pointer.
+    unsafe { sys::napi_typeof(self.env, v, &mut kind) };
+    kind == sys::ValueType::napi_undefined
   }
 
   /// The bytes of argument `i`, to read.
@@ -340,6 +392,83 @@ unsafe extern "C" fn send_text(
   }
 }
 
+/// `sendMany(id, bufs, count, wires?)`: sends the first `count` of `bufs` as datagrams, each
+/// to the address in wire form at the same index of `wires`, or (without one, or with
+/// `undefined` there) to the connected peer; see `socket::send_many`.
+unsafe extern "C" fn send_many(
+  env: sys::napi_env,
+  info: sys::napi_callback_info,
+) -> sys::napi_value {
+  // SAFETY: the engine's own env and info; shared slices only, which may alias (see
+  // `View::bytes`), taken after every element was read (see `Args::elements`).
+  unsafe {
+    call(env, info, |a| {
+      let (id, count) = (a.u32(0)?, a.u32(2)? as usize);
+      let data = a.elements(1, count)?;
+      let wires = match a.absent(3) {
+        true => Vec::new(),
+        false => a.elements(3, data.len())?,
+      };
+      let mut msgs = Vec::with_capacity(data.len());
+      for (j, d) in a.views(&data)?.into_iter().enumerate() {
+        let to = match wires.get(j) {
+          Some(&w) if !a.is_undefined(w) => Some(a.view_of(w)?.bytes()),
+          _ => None,
+        };
+        msgs.push((d.bytes(), to));
+      }
+      Ok(socket::send_many(env, id, &msgs))
+    })
+  }
+}
+
+/// `recvMany(id, bufs, count, meta)`: receives up to `count` datagrams, one into each of the
+/// first `count` of `bufs`; see `socket::recv_many`.
+unsafe extern "C" fn recv_many(
+  env: sys::napi_env,
+  info: sys::napi_callback_info,
+) -> sys::napi_value {
+  // SAFETY: the engine's own env and info; mutable slices (see `View::bytes_mut`) of memory
+  // checked pairwise disjoint first, taken after every element was read (see
+  // `Args::elements`).
+  unsafe {
+    call(env, info, |a| {
+      let (id, count) = (a.u32(0)?, a.u32(2)? as usize);
+      let values = a.elements(1, count)?;
+      let mut views = a.views(&values)?;
+      let meta = a.view(3)?;
+      views.push(meta);
+      // Sorted by address, a view overlaps another only if it overlaps the next non-empty one.
+      let mut sorted: Vec<View> = views.iter().copied().filter(|v| v.1 > 0).collect();
+      sorted.sort_unstable_by_key(|v| v.0 as usize);
+      if sorted.windows(2).any(|w| w[0].overlaps(w[1])) {
+        return Err(c"socket2: recvMany's buffers overlap each other or meta");
+      }
+      views.pop();
+      let mut bufs: Vec<&mut [u8]> = views.into_iter().map(|v| v.bytes_mut()).collect();
+      Ok(socket::recv_many(env, id, &mut bufs, meta.bytes_mut()))
+    })
+  }
+}
+
+/// `sendVectored(id, bufs, offset, len)`: sends `len` bytes of the concatenation of `bufs`,
+/// starting `offset` bytes into it, with one vectored send; see `socket::send_vectored`.
+unsafe extern "C" fn send_vectored(
+  env: sys::napi_env,
+  info: sys::napi_callback_info,
+) -> sys::napi_value {
+  // SAFETY: the engine's own env and info; shared slices only (see `View::bytes`), taken after
+  // every element was read (see `Args::elements`).
+  unsafe {
+    call(env, info, |a| {
+      let (id, offset, len) = (a.u32(0)?, a.u32(2)?, a.u32(3)?);
+      let values = a.elements(1, usize::MAX)?;
+      let bufs: Vec<&[u8]> = a.views(&values)?.into_iter().map(|v| v.bytes()).collect();
+      Ok(socket::send_vectored(env, id, &bufs, offset, len))
+    })
+  }
+}
+
 /// `redrain()`: see `env::redrain`.
 unsafe extern "C" fn redrain(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
   // SAFETY: the engine's own env and info; no argument is read.
@@ -349,12 +478,15 @@ unsafe extern "C" fn redrain(env: sys::napi_env, info: sys::napi_callback_info) 
 /// Adds the hot calls to the module's exports.
 #[napi(module_exports)]
 pub fn hot_calls(exports: Object, env: Env) -> Result<()> {
-  let calls: [(&CStr, sys::napi_callback); 6] = [
+  let calls: [(&CStr, sys::napi_callback); 9] = [
     (c"send", Some(send)),
     (c"recv", Some(recv)),
     (c"sendTo", Some(send_to)),
     (c"recvFrom", Some(recv_from)),
     (c"sendText", Some(send_text)),
+    (c"sendMany", Some(send_many)),
+    (c"recvMany", Some(recv_many)),
+    (c"sendVectored", Some(send_vectored)),
     (c"redrain", Some(redrain)),
   ];
   for (name, cb) in calls {

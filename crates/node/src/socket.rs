@@ -194,6 +194,92 @@ pub fn send_to(env: sys::napi_env, id: u32, buf: &[u8], offset: u32, len: u32, t
   }
 }
 
+/// Bytes per datagram in `recvMany`'s meta: its length (an `i32` in the machine's byte order),
+/// whether it was cut (0/1), the length of the sender's wire form, and that form (see
+/// `Address::to_wire`) in room for the longest, 128 bytes.
+pub const META_STRIDE: usize = 136;
+
+/// Sends datagrams, each `(bytes, address in wire form)` or, without an address, to the
+/// connected peer: how many went or `-errno` (see `Poller::send_many`); `-EINVAL` for bytes
+/// that are no address. Exported by `hot`.
+pub fn send_many(env: sys::napi_env, id: u32, msgs: &[(&[u8], Option<&[u8]>)]) -> i32 {
+  let mut to = Vec::with_capacity(msgs.len());
+  for (_, wire) in msgs {
+    to.push(match wire {
+      Some(w) => match Address::from_wire(w)
+        .and_then(|a| a.to_sockaddr().map_err(|e| -error::errno_of(&e)))
+      {
+        Ok(a) => Some(a),
+        Err(e) => return e,
+      },
+      None => None,
+    });
+  }
+  let out: Vec<(&[u8], Option<&socket2::SockAddr>)> = msgs
+    .iter()
+    .zip(&to)
+    .map(|((b, _), a)| (*b, a.as_ref()))
+    .collect();
+  with(env, |r| r.poller.send_many(id, &out)).unwrap_or_else(not_ready)
+}
+
+/// Receives up to `bufs.len()` datagrams, one per buffer: their count or `-errno` (see
+/// `Poller::recv_many`). Record `i` of `meta` (`META_STRIDE` bytes each) describes datagram
+/// `i`; the senders are kept for `receivedFrom`. Exported by `hot`.
+pub fn recv_many(env: sys::napi_env, id: u32, bufs: &mut [&mut [u8]], meta: &mut [u8]) -> i32 {
+  let n = bufs.len().min(meta.len() / META_STRIDE);
+  let bufs = &mut bufs[..n];
+  with(env, |r| {
+    match r.poller.recv_many(id, bufs, &mut r.received) {
+      Ok(()) => {
+        for ((n, from, cut), rec) in r.received.iter().zip(meta.chunks_exact_mut(META_STRIDE)) {
+          rec[..4].copy_from_slice(&(*n as i32).to_ne_bytes());
+          rec[4] = *cut as u8;
+          rec[5] = Address::from_sockaddr(from).to_wire(&mut rec[6..]) as u8;
+        }
+        r.received.len() as i32
+      }
+      Err(e) => e,
+    }
+  })
+  .unwrap_or_else(not_ready)
+}
+
+/// The sender of datagram `i` of the last `recvMany`.
+#[napi(js_name = "receivedFrom")]
+pub fn received_from(env: Env, i: u32) -> JsAddr {
+  with(env.raw(), |r| match r.received.get(i as usize) {
+    Some((_, from, _)) => JsAddr::of(from),
+    None => JsAddr::error(error::EINVAL),
+  })
+  .unwrap_or_else(|| JsAddr::error(error::EBADF))
+}
+
+/// Sends `len` bytes of the concatenation of `bufs`, starting `offset` bytes into it, with one
+/// vectored send: the count sent or `-errno`; `-EFAULT` when the buffers hold fewer bytes.
+/// Exported by `hot`.
+pub fn send_vectored(env: sys::napi_env, id: u32, bufs: &[&[u8]], offset: u32, len: u32) -> i32 {
+  let (mut skip, mut left) = (offset as usize, len as usize);
+  let mut parts = Vec::new();
+  for b in bufs {
+    if left == 0 || parts.len() == socket2_core::socket::MAX_IOV {
+      break;
+    }
+    if skip >= b.len() {
+      skip -= b.len();
+      continue;
+    }
+    let part = &b[skip..b.len().min(skip + left)];
+    skip = 0;
+    left -= part.len();
+    parts.push(std::io::IoSlice::new(part));
+  }
+  if left > 0 && parts.len() < socket2_core::socket::MAX_IOV {
+    return -error::EFAULT;
+  }
+  with(env, |r| r.poller.send_vectored(id, &parts)).unwrap_or_else(not_ready)
+}
+
 /// Sends `buf[offset..offset+len]`: the count sent or `-errno`. Exported by `hot`.
 pub fn send(env: sys::napi_env, id: u32, buf: &[u8], offset: u32, len: u32) -> i32 {
   match span(buf.len(), offset, len) {

@@ -29,6 +29,7 @@ mod readiness;
 mod slot;
 mod source;
 
+pub use datagram::MAX_BATCH;
 use readiness::{after, apply, report};
 pub use readiness::{Bits, EventBits};
 use slot::{id_of, live, slot_of, Live, Slot, GEN_MASK};
@@ -48,8 +49,8 @@ pub struct Poller {
   /// The second buffer of batched receives: one per poller, lent to a socket while it keeps a
   /// datagram, so memory grows with the datagrams kept, not with the sockets.
   spare: Option<Box<[u8]>>,
-  /// Whether datagram receives are batched (Linux; off once a sandbox refuses `recvmmsg`).
-  #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+  /// Whether datagrams move in batches where the OS can (off once a sandbox refuses
+  /// `recvmmsg` or `sendmmsg`).
   batch: bool,
 }
 
@@ -183,7 +184,10 @@ impl Poller {
     };
     // A datagram kept by an earlier `recv_from` comes first, as if read now.
     if let Some(k) = s.kept.take() {
-      return (*k).deliver(buf, &mut self.spare).0 as i32;
+      return match (*k).deliver(buf, &mut self.spare) {
+        Ok((n, _, _)) => n as i32,
+        Err(e) => e,
+      };
     }
     if s.known_unready(true) {
       return WOULD_BLOCK;
@@ -208,6 +212,21 @@ impl Poller {
     }
     let r = ret(socket::send(&s.sock, buf));
     after(source, id, s, r, buf.len(), false)
+  }
+
+  /// Sends from `bufs` in order with one syscall (see [`socket::send_vectored`]): the count
+  /// sent, or `-errno` ([`WOULD_BLOCK`]: wait for [`Bits::WRITE`]).
+  pub fn send_vectored(&mut self, id: Id, bufs: &[io::IoSlice<'_>]) -> i32 {
+    let source = &mut self.source;
+    let Some(s) = live(&mut self.slots, id) else {
+      return ebadf();
+    };
+    if s.known_unready(false) {
+      return WOULD_BLOCK;
+    }
+    let asked = bufs.iter().take(socket::MAX_IOV).map(|b| b.len()).sum();
+    let r = ret(socket::send_vectored(&s.sock, bufs));
+    after(source, id, s, r, asked, false)
   }
 
   /// Sends one datagram to `addr`: the count, or `-errno` ([`WOULD_BLOCK`]: wait for
@@ -380,6 +399,29 @@ mod tests {
   }
 
   #[test]
+  fn a_vectored_send_sends_its_buffers_in_order() {
+    let mut p = Poller::new(8).unwrap();
+    let (_l, c, s) = pair(&mut p);
+    let parts = [
+      io::IoSlice::new(b"head"),
+      io::IoSlice::new(b""),
+      io::IoSlice::new(b"body"),
+    ];
+    assert_eq!(p.send_vectored(c, &parts), 8);
+    let mut buf = [0u8; 16];
+    let mut got = Vec::new();
+    while got.len() < 8 {
+      match p.recv(s, &mut buf) {
+        WOULD_BLOCK => {
+          wait(&mut p);
+        }
+        n => got.extend_from_slice(&buf[..n as usize]),
+      }
+    }
+    assert_eq!(got, b"headbody");
+  }
+
+  #[test]
   fn end_of_stream_is_sticky() {
     let mut p = Poller::new(64).unwrap();
     let (_l, c, s) = pair(&mut p);
@@ -497,6 +539,113 @@ mod tests {
     assert_eq!(p.recv_from(r, &mut buf).unwrap().0, 1);
     assert_eq!(&buf[..1], b"3");
     assert_eq!(p.recv_from(r, &mut buf).unwrap_err(), WOULD_BLOCK);
+  }
+
+  /// A datagram as received: its bytes, and whether it was cut.
+  type Arrived = (Vec<u8>, bool);
+
+  /// What a receiver sees, batch by batch, of a scenario of batched sends and receives: each
+  /// batch's datagrams (bytes, cut) or its error. Run with batches on and off, it must not
+  /// tell them apart.
+  fn batch_scenario(batch: bool) -> Vec<Result<Vec<Arrived>, i32>> {
+    let mut p = Poller::new(8).unwrap();
+    p.batch = batch;
+    let (r, s, to) = udp_pair(&mut p);
+    let from = p.socket(s).unwrap().local_addr().unwrap();
+    let big = vec![9u8; 3000];
+    let msgs: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 10 + i as usize]).collect();
+    let mut out: Vec<(&[u8], Option<&SockAddr>)> =
+      msgs.iter().map(|m| (&m[..], Some(&to))).collect();
+    out.push((&big, Some(&to)));
+    out.push((b"", Some(&to)));
+    assert_eq!(p.send_many(s, &out), 7);
+    assert_eq!(p.send_many(s, &[]), 0);
+    let mut got = Vec::new();
+    let mut results = Vec::new();
+    // Three buffers, then two, then four: partial batches, a cut datagram, an empty one.
+    for (count, size) in [(3, 64), (2, 64), (4, 100), (4, 100)] {
+      let mut bufs: Vec<Vec<u8>> = (0..count).map(|_| vec![0u8; size]).collect();
+      let mut views: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
+      results.push(p.recv_many(r, &mut views, &mut got).map(|()| {
+        got
+          .iter()
+          .zip(&bufs)
+          .map(|((n, who, cut), b)| {
+            assert_eq!(who.as_socket(), from.as_socket());
+            (b[..*n].to_vec(), *cut)
+          })
+          .collect()
+      }));
+    }
+    results
+  }
+
+  #[test]
+  fn batches_and_loops_of_single_calls_move_the_same_datagrams() {
+    let on = batch_scenario(true);
+    assert_eq!(on, batch_scenario(false));
+    let d = |i: u8| (vec![i; 10 + i as usize], false);
+    assert_eq!(
+      on,
+      vec![
+        Ok(vec![d(0), d(1), d(2)]),
+        Ok(vec![d(3), d(4)]),
+        Ok(vec![(vec![9u8; 100], true), (vec![], false)]),
+        Err(WOULD_BLOCK),
+      ]
+    );
+  }
+
+  /// A connected UDP socket with a datagram queued and a refusal (ICMP port unreachable, which
+  /// loopback delivers during the send) pending: what three batched receives give.
+  fn refusal_scenario(batch: bool) -> Vec<Result<usize, i32>> {
+    let mut p = Poller::new(8).unwrap();
+    p.batch = batch;
+    let (r, s, to) = udp_pair(&mut p);
+    let back = p.socket(s).unwrap().local_addr().unwrap();
+    assert_eq!(p.connect(s, &to), 0);
+    assert_eq!(p.send_to(r, b"hi", &back), 2);
+    assert!(p.remove(r).is_some());
+    assert_eq!(p.send_many(s, &[(b"ping", None)]), 1);
+    let mut got = Vec::new();
+    (0..3)
+      .map(|_| {
+        let mut bufs = [[0u8; 8]; 4];
+        let mut views: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
+        p.recv_many(s, &mut views, &mut got).map(|()| got.len())
+      })
+      .collect()
+  }
+
+  #[cfg(target_os = "linux")]
+  #[test]
+  fn batches_and_loops_report_a_refusal_once_before_the_datagram_behind_it() {
+    let on = refusal_scenario(true);
+    assert_eq!(on, refusal_scenario(false));
+    assert_eq!(on, vec![Err(-libc::ECONNREFUSED), Ok(1), Err(WOULD_BLOCK)]);
+  }
+
+  #[test]
+  fn a_datagram_error_readies_the_socket_once_and_does_not_stick() {
+    let mut p = Poller::new(8).unwrap();
+    let (r, s, to) = udp_pair(&mut p);
+    assert_eq!(p.connect(s, &to), 0);
+    assert!(p.remove(r).is_some());
+    let mut buf = [0u8; 8];
+    // Registered by the wait; the refusal of what is sent next comes back as an error event.
+    assert_eq!(p.recv_from(s, &mut buf).unwrap_err(), WOULD_BLOCK);
+    assert_eq!(p.send(s, b"ping"), 4);
+    let ev = wait(&mut p);
+    assert!(ev.chunks(2).any(|e| e[0] as u32 == s & INDEX_MASK));
+    assert!(!state(&p, s).rd_hup && !state(&p, s).wr_hup);
+    assert_eq!(
+      p.recv_from(s, &mut buf).unwrap_err(),
+      -crate::sys::ECONNREFUSED
+    );
+    // Reported once: the next receive finds the queue empty and skips the syscall after it.
+    assert_eq!(p.recv_from(s, &mut buf).unwrap_err(), WOULD_BLOCK);
+    assert!(state(&p, s).known_unready(true));
+    assert_eq!(p.recv_from(s, &mut buf).unwrap_err(), WOULD_BLOCK);
   }
 
   #[cfg(target_os = "linux")]

@@ -6,7 +6,7 @@
 //! kernel buffer was drained or filled), so an operation whose flag is clear returns
 //! [`WOULD_BLOCK`] without a syscall known to fail. Hang-up and error are sticky (read side:
 //! RDHUP, HUP, ERR; write side: HUP, ERR), because a consumed FIN edge would otherwise leave a
-//! reader waiting forever at end of stream.
+//! reader waiting forever at end of stream; on a datagram socket an error is not (see `apply`).
 //!
 //! Every place that clears a flag goes through [`wait_for`] or [`drained`], which keep the
 //! source armed for that direction: on epoll and kqueue a registration stays armed, so this is
@@ -159,6 +159,11 @@ pub(super) fn apply(slots: &mut [Slot], source: &mut Source, token: usize, e: Ev
   let level = source.level();
   let (mut bits, mut quiet_rd, mut quiet_wr) = (0, false, false);
   s.urgent |= e.priority;
+  // On a datagram socket an error (an ICMP refusal) is the outcome of one datagram, which the
+  // next send or receive reports once: it readies both sides without sticking, or the socket
+  // would make a syscall per operation for the rest of its life. (mio also calls ERR with OUT
+  // "write closed", so that says nothing more here.)
+  let lasting = s.shape.stream() || !e.error;
   if e.read || e.read_closed || e.error || e.priority {
     if level && s.rd {
       quiet_rd = true;
@@ -166,7 +171,7 @@ pub(super) fn apply(slots: &mut [Slot], source: &mut Source, token: usize, e: Ev
       bits |= Bits::READ;
     }
     s.rd = true;
-    s.rd_hup |= e.read_closed || e.error;
+    s.rd_hup |= lasting && (e.read_closed || e.error);
   }
   if e.write || e.write_closed || e.error {
     if level && s.wr {
@@ -175,7 +180,7 @@ pub(super) fn apply(slots: &mut [Slot], source: &mut Source, token: usize, e: Ev
       bits |= Bits::WRITE;
     }
     s.wr = true;
-    s.wr_hup |= e.write_closed || e.error;
+    s.wr_hup |= lasting && (e.write_closed || e.error);
   }
   source.quiet(&s.reg, quiet_rd, quiet_wr);
   bits

@@ -91,9 +91,9 @@ pub(super) struct Live {
   pub rd: bool,
   /// Write side ready, or not known to be unready.
   pub wr: bool,
-  /// Sticky: the read side saw RDHUP/HUP/ERR or end of stream.
+  /// Sticky: the read side saw RDHUP/HUP or end of stream, or ERR on a stream.
   pub rd_hup: bool,
-  /// Sticky: the write side saw HUP/ERR.
+  /// Sticky: the write side saw HUP, or ERR on a stream.
   pub wr_hup: bool,
 }
 

@@ -3,13 +3,17 @@
 //!   `EFAULT`, `ENOTCONN`;
 //! - `AF_UNIX`-style family constants and getaddrinfo flag values (`AI_*`);
 //! - `accept(&Socket)`: a non-blocking, close-on-exec accepted socket;
-//! - `send(&Socket, &[u8])`: a send that never raises SIGPIPE;
+//! - `send(&Socket, &[u8])` and `send_vectored(&Socket, &[IoSlice])`: sends that never raise
+//!   SIGPIPE;
 //! - `dual_stack(&Socket)`: a new IPv6 socket that also takes IPv4 peers;
 //! - `local_addr(&Socket, v6)`: the bound address, the unspecified one before a bind;
 //! - `int(&Socket, level, name)`: an `int` option the socket2 crate has no method for, with
 //!   `SOL_SOCKET` and `SO_ACCEPTCONN`;
 //! - `configure(&Socket)`: makes a new socket non-blocking (and SIGPIPE-free where that is a
 //!   socket option);
+//! - `send_batch`/`recv_batch`: many datagrams per syscall (`sendmmsg`/`recvmmsg`), `None`
+//!   where the OS has no such call (the caller loops over single calls), and
+//!   `refused_by_sandbox` for a batched call a sandbox refuses;
 //! - `register(&Registry, &Socket, Token, Interest)` for the poller, and `rearm` to ask again for
 //!   the directions that wait, after one of them was reported (a no-op where registrations stay
 //!   armed), and `deregister`;

@@ -73,6 +73,17 @@ pub fn send(s: &Socket, buf: &[u8]) -> io::Result<usize> {
   s.send(buf)
 }
 
+#[cfg(any(target_os = "android", target_os = "linux"))]
+pub fn send_vectored(s: &Socket, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+  s.send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
+}
+
+#[cfg(not(any(target_os = "android", target_os = "linux")))]
+pub fn send_vectored(s: &Socket, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+  // SO_NOSIGPIPE was set by `configure`.
+  s.send_vectored(bufs)
+}
+
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
 pub fn configure(s: &Socket) -> io::Result<()> {
   s.set_nosigpipe(true)?;
@@ -97,6 +108,56 @@ pub struct Datagram {
   pub cut: bool,
 }
 
+/// One `recvmmsg(2)` into `bufs`, one datagram per buffer: the datagrams, in order, to `got`.
+/// `names` and `msgs` are the caller's storage (on the stack for two), as long as `bufs`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn recvmmsg(
+  s: &Socket,
+  bufs: &mut [&mut [u8]],
+  names: &mut [socket2::SockAddrStorage],
+  msgs: &mut [libc::mmsghdr],
+  iov: &mut [libc::iovec],
+  mut got: impl FnMut(Datagram),
+) -> io::Result<()> {
+  let n = bufs.len().min(names.len()).min(msgs.len()).min(iov.len());
+  for i in 0..n {
+    iov[i] = libc::iovec {
+      iov_base: bufs[i].as_mut_ptr().cast(),
+      iov_len: bufs[i].len(),
+    };
+    let m = &mut msgs[i].msg_hdr;
+    m.msg_name = (&mut names[i] as *mut socket2::SockAddrStorage).cast();
+    m.msg_namelen = names[i].size_of();
+    m.msg_iov = &mut iov[i];
+    m.msg_iovlen = 1;
+  }
+  // SAFETY: every pointer in the first `n` of `msgs` is to the caller's live storage (`names`,
+  // `iov`) or to its buffers, which the borrows keep alive and unaliased for the call; the
+  // kernel writes at most the lengths given. The fd is open for the borrow of `s`.
+  let r = unsafe {
+    libc::recvmmsg(
+      s.as_raw_fd(),
+      msgs.as_mut_ptr(),
+      n as _,
+      0,
+      std::ptr::null_mut(),
+    )
+  };
+  if r < 0 {
+    return Err(io::Error::last_os_error());
+  }
+  for (m, name) in msgs.iter().zip(names.iter_mut()).take(r as usize) {
+    let name = std::mem::replace(name, socket2::SockAddrStorage::zeroed());
+    got(Datagram {
+      len: m.msg_len as usize,
+      // SAFETY: the kernel wrote a sockaddr of `msg_namelen` bytes into `name`.
+      from: unsafe { SockAddr::new(name, m.msg_hdr.msg_namelen) },
+      cut: m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
+    });
+  }
+  Ok(())
+}
+
 /// Receives up to two datagrams with one `recvmmsg(2)`, the first into `first` and the next
 /// (if one is queued) into `next`. One datagram back means the queue was empty after it.
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -107,46 +168,111 @@ pub fn recv_two(
 ) -> io::Result<(Datagram, Option<Datagram>)> {
   use socket2::SockAddrStorage;
   let mut names = [SockAddrStorage::zeroed(), SockAddrStorage::zeroed()];
-  let name_len = names[0].size_of();
-  let mut iov = [
-    libc::iovec {
-      iov_base: first.as_mut_ptr().cast(),
-      iov_len: first.len(),
+  // SAFETY: all-zero is a valid mmsghdr and iovec (null pointers, zero lengths).
+  let (mut msgs, mut iov): ([libc::mmsghdr; 2], [libc::iovec; 2]) = unsafe { std::mem::zeroed() };
+  let mut got = [None, None];
+  let mut i = 0;
+  recvmmsg(
+    s,
+    &mut [first, next],
+    &mut names,
+    &mut msgs,
+    &mut iov,
+    |d| {
+      got[i] = Some(d);
+      i += 1;
     },
-    libc::iovec {
-      iov_base: next.as_mut_ptr().cast(),
-      iov_len: next.len(),
-    },
-  ];
-  // SAFETY: all-zero is a valid mmsghdr (null pointers, zero lengths).
-  let mut msgs: [libc::mmsghdr; 2] = unsafe { std::mem::zeroed() };
-  for (i, m) in msgs.iter_mut().enumerate() {
-    m.msg_hdr.msg_name = (&mut names[i] as *mut SockAddrStorage).cast();
-    m.msg_hdr.msg_namelen = name_len;
-    m.msg_hdr.msg_iov = &mut iov[i];
-    m.msg_hdr.msg_iovlen = 1;
-  }
-  // SAFETY: every pointer in `msgs` is to a live local (`names`, `iov`) or to the two buffers,
-  // which the borrows keep alive and unaliased for the call; the kernel writes at most the
-  // lengths given. The fd is open for the borrow of `s`.
-  let n = unsafe { libc::recvmmsg(s.as_raw_fd(), msgs.as_mut_ptr(), 2, 0, std::ptr::null_mut()) };
-  if n < 0 {
-    return Err(io::Error::last_os_error());
-  }
-  let [a, b] = names;
-  let datagram = |m: &libc::mmsghdr, name| Datagram {
-    len: m.msg_len as usize,
-    // SAFETY: the kernel wrote a sockaddr of `msg_namelen` bytes into `name`.
-    from: unsafe { SockAddr::new(name, m.msg_hdr.msg_namelen) },
-    cut: m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
-  };
-  let first = datagram(&msgs[0], a);
-  Ok((first, (n > 1).then(|| datagram(&msgs[1], b))))
+  )?;
+  let [a, b] = got;
+  // recvmmsg returns at least one datagram or fails.
+  let first = a.ok_or_else(|| io::Error::from_raw_os_error(libc::EAGAIN))?;
+  Ok((first, b))
 }
 
-/// Whether `recvmmsg` failed because a sandbox (a seccomp filter) refuses the syscall itself:
-/// the caller falls back to `recvfrom`.
+/// Receives up to `bufs.len()` datagrams with one `recvmmsg(2)`, one per buffer, appending
+/// `(length, sender, cut)` for each to `got`: `None` where the OS has no such call. Fewer than
+/// asked means the queue was empty after them (or an error waits for the next receive).
 #[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn recv_batch(
+  s: &Socket,
+  bufs: &mut [&mut [u8]],
+  got: &mut Vec<(usize, SockAddr, bool)>,
+) -> Option<io::Result<()>> {
+  let n = bufs.len();
+  let mut names: Vec<_> = (0..n).map(|_| socket2::SockAddrStorage::zeroed()).collect();
+  // SAFETY: all-zero is a valid mmsghdr (null pointers, zero lengths).
+  let mut msgs: Vec<libc::mmsghdr> = (0..n).map(|_| unsafe { std::mem::zeroed() }).collect();
+  let empty = libc::iovec {
+    iov_base: std::ptr::null_mut(),
+    iov_len: 0,
+  };
+  let mut iov = vec![empty; n];
+  Some(recvmmsg(s, bufs, &mut names, &mut msgs, &mut iov, |d| {
+    got.push((d.len, d.from, d.cut))
+  }))
+}
+
+/// Sends datagrams with one `sendmmsg(2)`, each to its address or, without one, to the
+/// connected peer: how many went (fewer than asked when the buffer filled or one failed after
+/// others went; that one's error shows when it is sent again). `None` where the OS has no
+/// such call.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn send_batch(s: &Socket, msgs: &[(&[u8], Option<&SockAddr>)]) -> Option<io::Result<usize>> {
+  let mut iov: Vec<libc::iovec> = msgs
+    .iter()
+    .map(|(b, _)| libc::iovec {
+      iov_base: b.as_ptr() as *mut libc::c_void,
+      iov_len: b.len(),
+    })
+    .collect();
+  let mut hdrs: Vec<libc::mmsghdr> = Vec::with_capacity(msgs.len());
+  for (i, (_, to)) in msgs.iter().enumerate() {
+    // SAFETY: all-zero is a valid mmsghdr (null pointers, zero lengths).
+    let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
+    h.msg_hdr.msg_iov = &mut iov[i];
+    h.msg_hdr.msg_iovlen = 1;
+    if let Some(a) = to {
+      h.msg_hdr.msg_name = a.as_ptr() as *mut libc::c_void;
+      h.msg_hdr.msg_namelen = a.len();
+    }
+    hdrs.push(h);
+  }
+  // SAFETY: every pointer in `hdrs` is to `iov` (live until the end of this function), to the
+  // callers' bytes or to their addresses, all borrowed for the call; the kernel only reads
+  // them (msg_len aside, in `hdrs` itself). The fd is open for the borrow of `s`.
+  let n = unsafe {
+    libc::sendmmsg(
+      s.as_raw_fd(),
+      hdrs.as_mut_ptr(),
+      hdrs.len() as _,
+      libc::MSG_NOSIGNAL,
+    )
+  };
+  Some(if n < 0 {
+    Err(io::Error::last_os_error())
+  } else {
+    Ok(n as usize)
+  })
+}
+
+/// The OS has no batched receive: the caller receives one datagram per call.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn recv_batch(
+  _s: &Socket,
+  _bufs: &mut [&mut [u8]],
+  _got: &mut Vec<(usize, SockAddr, bool)>,
+) -> Option<io::Result<()>> {
+  None
+}
+
+/// The OS has no batched send: the caller sends one datagram per call.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn send_batch(_s: &Socket, _msgs: &[(&[u8], Option<&SockAddr>)]) -> Option<io::Result<usize>> {
+  None
+}
+
+/// Whether `recvmmsg` or `sendmmsg` failed because a sandbox (a seccomp filter) refuses the
+/// syscall itself: the caller falls back to one datagram per call.
 pub fn refused_by_sandbox(e: &io::Error) -> bool {
   matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM))
 }

@@ -56,6 +56,10 @@ pub fn send(s: &Socket, buf: &[u8]) -> io::Result<usize> {
   })
 }
 
+pub fn send_vectored(s: &Socket, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+  s.send_vectored(bufs)
+}
+
 /// Clears IPV6_V6ONLY: Windows sets it on every new IPv6 socket, where Linux and macOS leave it
 /// off, so an `inet6` listener on `::` would not take IPv4 clients.
 pub fn dual_stack(s: &Socket) -> io::Result<()> {
@@ -101,6 +105,25 @@ pub fn int(s: &Socket, level: i32, name: i32) -> io::Result<i32> {
 }
 
 pub use windows_sys::Win32::Networking::WinSock::{SOL_SOCKET, SO_ACCEPTCONN};
+
+/// Windows has no batched receive: the caller receives one datagram per call.
+pub fn recv_batch(
+  _s: &Socket,
+  _bufs: &mut [&mut [u8]],
+  _got: &mut Vec<(usize, SockAddr, bool)>,
+) -> Option<io::Result<()>> {
+  None
+}
+
+/// Windows has no batched send: the caller sends one datagram per call.
+pub fn send_batch(_s: &Socket, _msgs: &[(&[u8], Option<&SockAddr>)]) -> Option<io::Result<usize>> {
+  None
+}
+
+/// Never: there is no batched call to refuse.
+pub fn refused_by_sandbox(_e: &io::Error) -> bool {
+  false
+}
 
 pub fn configure(s: &Socket) -> io::Result<()> {
   s.set_nonblocking(true)
