@@ -24,7 +24,7 @@ const RUNS = Number(process.env.SOCKET2_FUZZ_RUNS ?? 10_000)
 class FuzzError extends Error {}
 
 /** The states a case can put its sockets in; `busy` has operations pending in two threads. */
-const states = [
+const allStates = [
   'unbound',
   'unbound6',
   'unboundUnix',
@@ -42,7 +42,21 @@ const states = [
   'freedAddrinfo',
   'address',
 ] as const
-type State = (typeof states)[number]
+type State = (typeof allStates)[number]
+
+/** Whether this platform makes unix sockets of `kind` (wine has none; Windows no datagrams). */
+function unixOf(kind: typeof tcp | typeof udp): boolean {
+  try {
+    kind('unix').close()
+    return true
+  } catch {
+    return false
+  }
+}
+const unixStream = unixOf(tcp)
+const unixDatagram = unixOf(udp)
+/** The states this platform can make. */
+const states = allStates.filter((s) => (s === 'unboundUnix' || s === 'listeningUnix' ? unixStream : s === 'udpUnix' ? unixDatagram : true))
 
 // ip_hdrincl is left out: with it a raw send carries an IP header of the fuzz's making, whose
 // destination need not be this machine.

@@ -1,7 +1,7 @@
 /** Helpers shared by the specs: real loopback sockets, bounded waits, temp paths. */
 import { accessSync, constants as fsConstants, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { delimiter, join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import { clock, newthread, raw, type Socket, tcp, type Tcp } from 'socket2'
 
@@ -110,14 +110,20 @@ export function closing(t: ExecutionContext, ...socks: Socket[]): void {
 
 /** Whether a command is on the PATH. */
 export function has(cmd: string): boolean {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    try {
-      accessSync(`${dir}/${cmd}`, fsConstants.X_OK)
-      return true
-    } catch {}
+  const names = process.platform === 'win32' ? [`${cmd}.exe`, `${cmd}.cmd`] : [cmd]
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    for (const name of names) {
+      try {
+        accessSync(join(dir, name), fsConstants.X_OK)
+        return true
+      } catch {}
+    }
   }
   return false
 }
+
+/** The gate of a test that makes a certificate (examples/cert.ts runs the openssl command). */
+export const withOpenssl = (): Gated => onlyOn(has('openssl'), 'needs the openssl command to make a test certificate')
 
 // ---------------------------------------------------------------------------------------------
 // Platform gates
