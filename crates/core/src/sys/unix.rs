@@ -245,7 +245,8 @@ pub fn send_batch(s: &Socket, msgs: &[(&[u8], Option<&SockAddr>)]) -> Option<io:
       s.as_raw_fd(),
       hdrs.as_mut_ptr(),
       hdrs.len() as _,
-      libc::MSG_NOSIGNAL,
+      // glibc declares the flags int, musl unsigned int.
+      libc::MSG_NOSIGNAL as _,
     )
   };
   Some(if n < 0 {
