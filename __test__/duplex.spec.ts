@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises'
 import { connect as tlsConnect, createSecureContext, createServer as tlsServer, TLSSocket } from 'node:tls'
 import { newthread, tcp, type Tcp, toDuplex, udp } from 'socket2'
 import { selfSigned } from '../examples/cert.ts'
-import { closing, echo, has, pair, readAll, withOpenssl, within } from './util.ts'
+import { closing, echo, has, pair, readAll, resets, withOpenssl, within } from './util.ts'
 
 // Made once for the TLS tests, where the openssl command exists (they are skipped elsewhere).
 const { key, cert } = has('openssl') ? selfSigned() : { key: Buffer.alloc(0), cert: Buffer.alloc(0) }
@@ -190,7 +190,7 @@ test('destroy() closes the socket while a read waits, without an error', async (
   t.is((await within(readAll(s))).length, 0)
 })
 
-test('a reset from the peer is the stream error ECONNRESET', async (t) => {
+resets()('a reset from the peer is the stream error ECONNRESET', async (t) => {
   const [c, s, l] = await pair()
   closing(t, c, s, l)
   const d = toDuplex(c)

@@ -16,7 +16,7 @@ import fc from 'fast-check'
 import * as api from 'socket2'
 import { Address, clock, codes, optionNames, SocketError, tcp, Thread, udp } from 'socket2'
 import { publicSurface, type Member } from './surface'
-import { rawAllowed, tempDir, within } from './util'
+import { emulated, rawAllowed, tempDir, within } from './util'
 
 const RUNS = Number(process.env.SOCKET2_FUZZ_RUNS ?? 10_000)
 
@@ -412,13 +412,17 @@ const argCodes: Record<string, string[]> = {
   RangeError: ['ERR_OUT_OF_RANGE'],
 }
 
-/** A SocketError whose code is ours, a getaddrinfo code, or the OS's for its errno. */
+/**
+ * A SocketError whose code is ours, a getaddrinfo code, or the OS's for its errno (on Windows a
+ * socket error's errno is its WSAE* number, under the POSIX name).
+ */
 function validSocketError(e: unknown): boolean {
   if (!(e instanceof SocketError)) return false
   if (ownCodes.has(e.code)) return e.message.length > 0
   if (e.code.startsWith('EAI_')) return e.syscall === 'getaddrinfo'
-  const n = (constants.errno as Record<string, number>)[e.code]
-  return n !== undefined && e.errno === n && typeof e.syscall === 'string'
+  const errnos = constants.errno as Record<string, number>
+  const n = [errnos[e.code], errnos[`WSA${e.code}`]]
+  return e.errno !== undefined && n.includes(e.errno) && typeof e.syscall === 'string'
 }
 
 /**
@@ -478,6 +482,13 @@ function describe(v: unknown): string {
   }
 }
 
+/**
+ * Descriptors the count may grow by that are not the library's: under wine the count is of wine's
+ * own unix descriptors, which include a few per Windows thread it starts (a late thread of a
+ * pool, say). A leak per case would still show as thousands over the run.
+ */
+const slack = emulated === 'wine' ? 4 : 0
+
 /** Open descriptors of this process (Linux), else undefined. */
 function fds(): number | undefined {
   try {
@@ -520,7 +531,7 @@ test.serial(`${RUNS} random call sequences on sockets in random states each end 
   t.log(`cases ${tally.cases}, calls ${tally.calls}: ${tally.values} returned, ${tally.resolved} promises resolved`)
   t.log(`thrown: ${JSON.stringify(Object.fromEntries(tally.thrown))}`)
   t.log(`rejected: ${JSON.stringify(Object.fromEntries(tally.rejected))}`)
-  if (before !== undefined) t.true(fds()! <= before, `every descriptor the cases opened is closed: ${before} before, ${fds()} after`)
+  if (before !== undefined) t.true(fds()! <= before + slack, `every descriptor the cases opened is closed: ${before} before, ${fds()} after`)
   else t.pass()
 })
 

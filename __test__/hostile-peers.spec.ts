@@ -6,14 +6,13 @@
 import { readdirSync } from 'node:fs'
 import test from 'ava'
 import { clock, SocketError, tcp, type Tcp } from 'socket2'
-import { closing, echo, emulated, linux, onlyOn, pair, readAll, roundTrip, within } from './util'
+import { closing, echo, linux, onlyOn, pair, readAll, resets, roundTrip, within } from './util'
 
 /** Open descriptors of this process (Linux's /proc). */
 function fds(): number {
   return readdirSync('/proc/self/fd').length
 }
 
-const resets = onlyOn(emulated !== 'wine', 'wine closes gracefully where Windows resets')
 
 /** A transfer big enough that the sender waits for room in the peer's window. */
 const pattern = (n: number): Buffer => Buffer.alloc(n, 'socket2 reliability ')
@@ -38,7 +37,7 @@ test('close() with so_linger set returns at once while unsent data waits for a p
   t.true(got.equals(data.subarray(0, got.length)))
 })
 
-resets('a reset from the sender in the middle of a transfer ends the reader\'s recv loop with ECONNRESET, after bytes that are a prefix of what was sent', async (t) => {
+resets()('a reset from the sender in the middle of a transfer ends the reader\'s recv loop with ECONNRESET, after bytes that are a prefix of what was sent', async (t) => {
   const [c, s, l] = await pair()
   closing(t, c, s, l)
   const data = pattern(64 << 20)
@@ -64,7 +63,7 @@ resets('a reset from the sender in the middle of a transfer ends the reader\'s r
   t.true(got < data.length)
 })
 
-resets('a reset from the reader in the middle of a transfer rejects the waiting send with ECONNRESET', async (t) => {
+resets()('a reset from the reader in the middle of a transfer rejects the waiting send with ECONNRESET', async (t) => {
   const [c, s, l] = await pair()
   closing(t, c, s, l)
   const sending = c.send(pattern(64 << 20))

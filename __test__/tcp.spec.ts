@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs'
 import { runInNewContext } from 'node:vm'
 import test, { type ExecutionContext } from 'ava'
 import { Address, AddrInfo, clock, newthread, SocketError, sleep, start, tcp, type Tcp } from 'socket2'
-import { closing, detach, echo, emulated, fullListener, linuxOnly, listener, onlyOn, pair, readAll, roundTrip, windows, within } from './util.ts'
+import { closing, detach, echo, fullListener, linuxOnly, listener, onlyOn, pair, readAll, resets, roundTrip, windows, within } from './util.ts'
 
 // Every test here shares the one scheduler (`start()` waits for every live thread), and the
 // deadline tests check timing: run them one at a time.
@@ -165,10 +165,8 @@ serial('after the peer shuts down writing, recv reads to EOF while the other dir
 // ---------------------------------------------------------------------------------------------
 // Close: RST vs FIN
 
-/** Under wine a close never resets: the peer reads a clean end of stream (as measured). */
-const resets = onlyOn(emulated !== 'wine', 'wine closes gracefully where Windows resets')
 
-resets.serial('recv in the peer rejects with ECONNRESET when a socket closes with unread data pending', async (t) => {
+resets().serial('recv in the peer rejects with ECONNRESET when a socket closes with unread data pending', async (t) => {
   const [c, s, l] = await pair()
   closing(t, c, s, l)
   await within(c.send('never read by s'))
@@ -190,7 +188,7 @@ serial('recv in the peer resolves 0 (EOF) when a socket closes cleanly', async (
   t.is(await within(c.recv(new Uint8Array(64))), 0)
 })
 
-resets.serial('close with so_linger 0 resets the connection: the peer sees ECONNRESET', async (t) => {
+resets().serial('close with so_linger 0 resets the connection: the peer sees ECONNRESET', async (t) => {
   const [c, s, l] = await pair()
   closing(t, c, s, l)
   s.setopt('so_linger', 0)

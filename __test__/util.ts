@@ -165,5 +165,8 @@ export function onlyOn(applies: boolean, reason: string): Gated {
 /** A test of Linux behaviour; `what` says which (the reason shown elsewhere). */
 export const linuxOnly = (what: string): Gated => onlyOn(linux, `Linux only: ${what}`)
 
+/** Tests of a close that resets (linger 0): under wine a close never resets, the peer reads a clean end of stream (as measured). */
+export const resets = (): Gated => onlyOn(emulated !== 'wine', 'wine closes gracefully where Windows resets')
+
 /** Tests that wait for an ICMP error on a UDP socket: wine never reports one (as measured). */
 export const udpIcmpErrors = (): Gated => onlyOn(emulated !== 'wine', 'wine does not report ICMP port unreachable to UDP sockets')

@@ -2,7 +2,9 @@
 // Node 20, 22 and 24 natively, win32-x64 under wine, linux-arm64 under qemu-user — and a smoke
 // test in Bun and Deno. One line per platform, then the totals; exits 1 when anything failed.
 //
-//   node scripts/platforms/test.mjs [--only=node22,win32-x64,...]
+//   node scripts/platforms/test.mjs [--only=node22,win32-x64,...] [spec files...]
+//
+// Spec files (paths as ava takes them) narrow every row to those files, to rerun a failure.
 //
 // The emulated runs load the binaries `npm run build:cross` puts in npm/<platform>/ through the
 // loader's NAPI_RS_NATIVE_LIBRARY_PATH override: nothing is copied into the tree, so a host run
@@ -59,6 +61,9 @@ function staleness(file) {
   return statSync(file).mtimeMs < newest(join(root, 'crates')) ? 'binary older than crates/: rerun npm run build:cross' : undefined
 }
 
+/** The spec files named on the command line: ava runs only these when there are any. */
+const specs = process.argv.slice(2).filter((a) => !a.startsWith('--'))
+
 /** A failure that ends a row before its tests run; its message is the row's text. */
 class RowError extends Error {}
 
@@ -73,7 +78,7 @@ function ava(name, command, { env = {}, cli = avaCli } = {}) {
   const [o, e] = [openSync(out, 'w'), openSync(err, 'w')]
   let r
   try {
-    r = spawnSync(cmd, [...args, cli, '--tap'], {
+    r = spawnSync(cmd, [...args, cli, '--tap', ...specs], {
       cwd: root,
       stdio: ['ignore', o, e],
       env: { ...process.env, ...env },
