@@ -11,6 +11,7 @@ import * as address from './src/addr'
 import * as dgram from './src/dgram'
 import * as duplex from './src/duplex'
 import * as errors from './src/errors'
+import * as handover from './src/handover'
 import * as options from './src/options'
 import * as rawSockets from './src/raw'
 import * as scheduler from './src/scheduler'
@@ -42,6 +43,7 @@ export import Thread = scheduler.Thread
 export type { RunOptions } from './src/scheduler'
 
 export import Socket = socket.Socket
+export import adopt = handover.adopt
 export import Datagram = dgram.Datagram
 export type { Message, Received } from './src/dgram'
 export import raw = rawSockets.raw

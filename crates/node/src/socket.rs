@@ -59,6 +59,57 @@ pub fn close(env: Env, id: u32) -> i32 {
   .unwrap_or_else(not_ready)
 }
 
+/// Removes a socket without closing it: its OS descriptor (fd on Unix, SOCKET on Windows),
+/// now the caller's, or `-errno` (`EBUSY` while a batch-received datagram is kept).
+#[napi]
+pub fn detach(env: Env, id: u32) -> i64 {
+  with(env.raw(), |r| match r.poller.detach(id) {
+    Ok(fd) => fd,
+    Err(e) => e as i64,
+  })
+  .unwrap_or_else(|| not_ready() as i64)
+}
+
+/// What `adopt` made of a descriptor: the new id (or `-errno`) and the kind, family and
+/// protocol the OS reported.
+#[napi(object)]
+pub struct Adopted {
+  pub id: i32,
+  pub kind: String,
+  pub family: String,
+  pub protocol: i32,
+}
+
+/// Takes over an open socket descriptor (see [`socket::adopt`]) into this thread's poller; a
+/// `kind` other than `''` must match the socket's.
+#[napi]
+pub fn adopt(env: Env, fd: i64, kind: String) -> Adopted {
+  let mut out = Adopted {
+    id: not_ready(),
+    kind: String::new(),
+    family: String::new(),
+    protocol: 0,
+  };
+  match socket::adopt(fd, Kind::parse(&kind)) {
+    Ok((s, kind, family, protocol)) => {
+      let origin = Origin {
+        kind,
+        family,
+        protocol,
+      };
+      // Without a poller (after teardown) the socket is dropped here, closing it.
+      if let Some(id) = with(env.raw(), |r| r.poller.insert(s, origin) as i32) {
+        out.id = id;
+      }
+      out.kind = kind.name().into();
+      out.family = family.name().into();
+      out.protocol = protocol;
+    }
+    Err(e) => out.id = -error::errno_of(&e),
+  }
+  out
+}
+
 /// `offset..offset+len` of a buffer of `size` bytes, or `Err(-EFAULT)` when the buffer does not
 /// hold it. JavaScript checks the bounds when the call is made, but a parked operation retries
 /// with the buffer as it is then (detached or shrunk since), and a typed array's `byteLength`
