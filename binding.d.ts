@@ -101,6 +101,12 @@ export interface Adopted {
 export declare function bind(id: number, family: string, address: string, port: number, scopeId: number): number
 
 /**
+ * Milliseconds since the process's first call, on the OS monotonic clock (`CLOCK_MONOTONIC`,
+ * `mach_absolute_time`, `QueryPerformanceCounter`: the one Node's `performance.now()` reads).
+ */
+export declare function clockMs(): number
+
+/**
  * Closes a socket (the kernel sends RST if unread data is pending or linger is 0, else FIN),
  * never waiting for a linger time (see [`socket::close`]).
  */

@@ -788,6 +788,7 @@ module.exports.accept = nativeBinding.accept
 module.exports.address = nativeBinding.address
 module.exports.adopt = nativeBinding.adopt
 module.exports.bind = nativeBinding.bind
+module.exports.clockMs = nativeBinding.clockMs
 module.exports.close = nativeBinding.close
 module.exports.connect = nativeBinding.connect
 module.exports.constants = nativeBinding.constants
