@@ -258,6 +258,12 @@ export interface OptValue {
 }
 
 /**
+ * This thread's OS poller descriptor (epoll/kqueue fd), or -1 where it has none (see
+ * `Poller::fd`) or before init.
+ */
+export declare function pollerFd(): number
+
+/**
  * Asks the OS whether the socket at table `index` is ready for reading (`read`) or writing
  * now, and applies the answer: the readiness bits to dispatch (0: not ready). For a deadline
  * about to fire when each socket has its own uv handle: libuv runs timers before it polls, so

@@ -806,6 +806,7 @@ module.exports.lookup = nativeBinding.lookup
 module.exports.lookupSync = nativeBinding.lookupSync
 module.exports.open = nativeBinding.open
 module.exports.optionTable = nativeBinding.optionTable
+module.exports.pollerFd = nativeBinding.pollerFd
 module.exports.readyNow = nativeBinding.readyNow
 module.exports.receivedFrom = nativeBinding.receivedFrom
 module.exports.refLoop = nativeBinding.refLoop

@@ -109,11 +109,11 @@ impl Poller {
     self.poll.take()
   }
 
-  /// The epoll/kqueue fd, for the event loop to watch.
-  #[cfg(unix)]
-  pub fn fd(&self) -> Option<std::os::fd::RawFd> {
-    use std::os::fd::AsRawFd;
-    self.poll.as_ref().map(|p| p.as_raw_fd())
+  /// The OS poller's own descriptor (the epoll or kqueue fd), for the event loop to watch or a
+  /// caller to see; `None` where there is none to give: on Windows (mio does not expose its
+  /// IOCP handle), for a [`Poller::watched`] one, and after [`Poller::take_poll`].
+  pub fn fd(&self) -> Option<i64> {
+    self.poll.as_ref().and_then(sys::poll_fd)
   }
 
   /// Adds a socket made as `origin` says.

@@ -19,6 +19,7 @@
 //!   armed), and `deregister` (explicit for a socket that stays open);
 //! - `adopt(fd)`: takes over an open socket descriptor after the OS confirmed it is one, with
 //!   its `SOCK_*` type, `AF_*` family and protocol, and `into_raw`, its reverse;
+//! - `poll_fd(&Poll)`: the OS poller's descriptor, where the platform has one to give;
 //! - `ready_now(&Socket, read)`: whether a direction is ready now, without waiting.
 
 #[cfg(unix)]

@@ -327,6 +327,11 @@ fn int_of(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc::
   Ok(v)
 }
 
+/// The epoll/kqueue fd of `p`.
+pub fn poll_fd(p: &mio::Poll) -> Option<i64> {
+  Some(p.as_raw_fd() as i64)
+}
+
 /// Gives up `s` without closing it: its descriptor.
 pub fn into_raw(s: Socket) -> i64 {
   std::os::fd::IntoRawFd::into_raw_fd(s) as i64

@@ -113,6 +113,11 @@ fn int_of(h: RawSocket, level: i32, name: i32) -> io::Result<i32> {
   Ok(v)
 }
 
+/// None: mio does not expose the IOCP handle behind its `Poll`.
+pub fn poll_fd(_p: &mio::Poll) -> Option<i64> {
+  None
+}
+
 /// Gives up `s` without closing it: its handle.
 pub fn into_raw(s: Socket) -> i64 {
   std::os::windows::io::IntoRawSocket::into_raw_socket(s) as i64
