@@ -142,3 +142,61 @@ linuxOnly('receives take two datagrams per syscall there')('detach throws EBUSY 
   adopt(a.detach()).close()
   b.close()
 })
+
+linuxOnly('counts descriptors in /proc/self/fd').serial('a worker terminated mid-transfer with adopted connections closes them, leaks no descriptor, and another worker keeps serving', async (t) => {
+  const server = await listener()
+  const before = openFds()
+  const doomed = new Worker(fixture)
+  const spared = new Worker(fixture)
+  try {
+    // A client that keeps sending to the doomed worker's echo, until its connection is reset.
+    let served!: () => void
+    const echoing = new Promise<void>((resolve) => (served = resolve))
+    const streaming = (async () => {
+      const c = tcp()
+      try {
+        await c.connect(server.localAddr(), clock() + 10)
+        const chunk = new Uint8Array(16384)
+        const buf = new Uint8Array(65536)
+        for (;;) {
+          await c.send(chunk, undefined, clock() + 10)
+          if ((await c.recv(buf, undefined, clock() + 10)) === 0) return 'EOF'
+          served()
+        }
+      } catch (e) {
+        return (e as SocketError).code
+      } finally {
+        c.close()
+      }
+    })()
+    const [first] = await server.accept(clock() + 10)
+    doomed.postMessage(first.detach())
+    // Terminated once it serves: a descriptor still in flight would be nobody's (see the README).
+    await within(echoing, 10_000)
+    await within(doomed.terminate(), 10_000)
+    // Its end closed with the worker: the client sees the connection end, not a hang.
+    const ended = await within(streaming, 15_000)
+    t.true(['ECONNRESET', 'EPIPE', 'EOF'].includes(ended), ended)
+
+    const data = randomBytes(50_000)
+    const echoed = (async () => {
+      await using c = tcp()
+      await c.connect(server.localAddr(), clock() + 10)
+      for (let off = 0; off < data.length; ) off += await c.send(data.subarray(off), undefined, clock() + 10)
+      c.shutdown('w')
+      return await readAll(c)
+    })()
+    const [second] = await server.accept(clock() + 10)
+    spared.postMessage(second.detach())
+    t.true((await within(echoed, 10_000)).equals(data))
+    spared.postMessage('stop')
+    t.is(((await within(once(spared, 'message'), 10_000)) as [number])[0], 1)
+    await within(spared.terminate(), 10_000)
+    // At most as many as before: the runtime may have closed one of its own meanwhile.
+    t.true(openFds() <= before, `${openFds()} open, ${before} before`)
+  } finally {
+    server.close()
+    await doomed.terminate()
+    await spared.terminate()
+  }
+})
