@@ -90,22 +90,26 @@ pub fn adopt(env: Env, fd: i64, kind: String) -> Adopted {
     family: String::new(),
     protocol: 0,
   };
-  match socket::adopt(fd, Kind::parse(&kind)) {
-    Ok((s, kind, family, protocol)) => {
-      let origin = Origin {
-        kind,
-        family,
-        protocol,
-      };
-      // Without a poller (after teardown) the socket is dropped here, closing it.
-      if let Some(id) = with(env.raw(), |r| r.poller.insert(s, origin) as i32) {
-        out.id = id;
-      }
+  // Inside `with`: without a poller to hold it (after teardown) the descriptor is not taken,
+  // as on every failure, rather than taken and closed.
+  let adopted = with(env.raw(), |r| {
+    let (s, kind, family, protocol) = socket::adopt(fd, Kind::parse(&kind))?;
+    let origin = Origin {
+      kind,
+      family,
+      protocol,
+    };
+    Ok::<_, std::io::Error>((r.poller.insert(s, origin), kind, family, protocol))
+  });
+  match adopted {
+    Some(Ok((id, kind, family, protocol))) => {
+      out.id = id as i32;
       out.kind = kind.name().into();
       out.family = family.name().into();
       out.protocol = protocol;
     }
-    Err(e) => out.id = -error::errno_of(&e),
+    Some(Err(e)) => out.id = -error::errno_of(&e),
+    None => {}
   }
   out
 }
