@@ -80,8 +80,31 @@ export declare function accept(id: number): number
 /** The bound (`peer` false) or connected (`peer` true) address; `errno` set on failure. */
 export declare function address(id: number, peer: boolean): JsAddr
 
+/**
+ * Takes over an open socket descriptor (see [`socket::adopt`]) into this thread's poller; a
+ * `kind` other than `''` must match the socket's.
+ */
+export declare function adopt(fd: number, kind: string): Adopted
+
+/**
+ * What `adopt` made of a descriptor: the new id (or `-errno`) and the kind, family and
+ * protocol the OS reported.
+ */
+export interface Adopted {
+  id: number
+  kind: string
+  family: string
+  protocol: number
+}
+
 /** Binds to an address. */
 export declare function bind(id: number, family: string, address: string, port: number, scopeId: number): number
+
+/**
+ * Milliseconds since the process's first call, on the OS monotonic clock (`CLOCK_MONOTONIC`,
+ * `mach_absolute_time`, `QueryPerformanceCounter`: the one Node's `performance.now()` reads).
+ */
+export declare function clockMs(): number
 
 /**
  * Closes a socket (the kernel sends RST if unread data is pending or linger is 0, else FIN),
@@ -118,6 +141,12 @@ export interface Constants {
   maxBatch: number
   metaStride: number
 }
+
+/**
+ * Removes a socket without closing it: its OS descriptor (fd on Unix, SOCKET on Windows),
+ * now the caller's, or `-errno` (`EBUSY` while a batch-received datagram is kept).
+ */
+export declare function detach(id: number): number
 
 /**
  * Drains the poller now, for a deadline about to fire: libuv runs timers before it polls, so
@@ -227,6 +256,12 @@ export interface OptValue {
   value: number
   errno: number
 }
+
+/**
+ * This thread's OS poller descriptor (epoll/kqueue fd), or -1 where it has none (see
+ * `Poller::fd`) or before init.
+ */
+export declare function pollerFd(): number
 
 /**
  * Asks the OS whether the socket at table `index` is ready for reading (`read`) or writing

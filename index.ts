@@ -11,7 +11,9 @@ import * as address from './src/addr'
 import * as dgram from './src/dgram'
 import * as duplex from './src/duplex'
 import * as errors from './src/errors'
+import * as handover from './src/handover'
 import * as options from './src/options'
+import * as poller from './src/poller'
 import * as rawSockets from './src/raw'
 import * as scheduler from './src/scheduler'
 import * as socket from './src/socket'
@@ -34,6 +36,8 @@ export import SocketError = errors.SocketError
 export import optionNames = options.optionNames
 export type { Membership, OptionValue } from './src/options'
 
+export import epollFd = poller.epollFd
+export import iocp = poller.iocp
 export import newthread = scheduler.newthread
 export import poll = scheduler.poll
 export import start = scheduler.start
@@ -42,6 +46,7 @@ export import Thread = scheduler.Thread
 export type { RunOptions } from './src/scheduler'
 
 export import Socket = socket.Socket
+export import adopt = handover.adopt
 export import Datagram = dgram.Datagram
 export type { Message, Received } from './src/dgram'
 export import raw = rawSockets.raw

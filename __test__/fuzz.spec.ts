@@ -8,7 +8,7 @@
  * 10,000 cases by default; SOCKET2_FUZZ_RUNS sets another count. A failure prints fast-check's
  * seed and the shrunk case, which replay with SOCKET2_FUZZ_SEED and SOCKET2_FUZZ_PATH.
  */
-import { readdirSync } from 'node:fs'
+import { closeSync, readdirSync, rmSync } from 'node:fs'
 import { constants } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
@@ -281,9 +281,10 @@ class World {
     const members = membersOf(subject)
     if (members.length === 0) return
     const m = members[c.member % members.length]!
-    const args = bounded(m, c.args.map((r) => this.resolve(r)))
+    const args = harmless(m, bounded(m, c.args.map((r) => this.resolve(r))))
     const what = `${nameOf(subject)}.${String(m.name)}(${args.map(describe).join(', ')})`
     tally.calls++
+    const file = m.name === 'detach' ? unixFile(subject) : undefined
     let v: unknown
     try {
       v = invoke(subject, m, args, c.construct)
@@ -293,6 +294,11 @@ class World {
       return
     }
     tally.values++
+    // The descriptor detach gives up is the caller's to close, and its unix socket file with it.
+    if (m.name === 'detach' && typeof v === 'number') {
+      closeSync(v)
+      if (file !== undefined) rmSync(file, { force: true })
+    }
     if (m.name === 'poll') this.polled = true
     this.adopt(v)
     if (v instanceof Promise) this.watch(what, v)
@@ -378,6 +384,24 @@ function bounded(m: Member, args: unknown[]): unknown[] {
   if (m.name === 'sleep' || m.name === 'poll' || m.name === 'start') return [0.02, ...args.slice(1)]
   if (m.name === 'sleepUntil' && x > clock() + 0.02) return [clock() + 0.02, ...args.slice(1)]
   return args
+}
+
+/** The unix socket file a socket is bound to, if any. */
+function unixFile(subject: object): string | undefined {
+  if (!(subject instanceof api.Socket) || subject.closed || subject.family() !== 'unix') return undefined
+  const a = subject.localAddr().address
+  return a !== '' && !a.startsWith('\0') ? a : undefined
+}
+
+/**
+ * adopt takes over whatever open descriptor it is given, and a small number is this process's
+ * stdio or the test runner's IPC socket: a descriptor number is swapped for one far above any
+ * open one (its type and range checks still run on the other values).
+ */
+function harmless(m: Member, args: unknown[]): unknown[] {
+  const x = args[0]
+  if (m.name !== 'adopt' || typeof x !== 'number' || !Number.isInteger(x) || x < 0) return args
+  return [0x3fffffff, ...args.slice(1)]
 }
 
 function invoke(subject: object, m: Member, args: unknown[], construct: boolean): unknown {

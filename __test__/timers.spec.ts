@@ -8,6 +8,8 @@ import test from 'ava'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
+import { once } from 'node:events'
+import { Worker } from 'node:worker_threads'
 import { clock, newthread, poll, sleep, sleepUntil } from 'socket2'
 import { childStart, emulated, pair, within } from './util.ts'
 
@@ -180,5 +182,19 @@ test('a sleep beyond setTimeout’s 24.8-day limit (or Infinity) does not overfl
   for (const s of ['3000000', 'Infinity']) {
     const out = await runLongSleep(s)
     t.deepEqual(out.names, [], `sleep(${s}): ${out.warnings} warnings`)
+  }
+})
+
+test('clock() is one clock for the process: a Worker reads a time between the two its parent read around it', async (t) => {
+  // A Worker's performance.now() starts from its own origin, later than the main thread's.
+  const before = clock()
+  const w = new Worker(fileURLToPath(new URL('./fixtures/clock.mjs', import.meta.url)))
+  try {
+    const [theirs] = (await within(once(w, 'message'), 10_000)) as [number]
+    const after = clock()
+    // The offset of each thread is sampled to well under a millisecond.
+    t.true(theirs >= before - 0.001 && theirs <= after + 0.001, `${before} <= ${theirs} <= ${after}`)
+  } finally {
+    await w.terminate()
   }
 })

@@ -9,6 +9,10 @@ import type { Duplex } from 'node:stream'
 import {
   AbortError,
   addr,
+  adopt,
+  epollFd,
+  iocp,
+  type Raw,
   addrSync,
   Address,
   AddrInfo,
@@ -150,6 +154,26 @@ test('the declared types of the main calls are exact', (t) => {
   t.true(exact<Equal<ReturnType<typeof newthread>, Thread>>(true))
   t.true(exact<Equal<ReturnType<typeof clock>, number>>(true))
   t.true(exact<Equal<SocketError['code'], string>>(true))
+})
+
+test('handover and the poller have exact types: detach gives a number, adopt a socket of the kind asked', async (t) => {
+  t.true(exact<Equal<ReturnType<Tcp['detach']>, number>>(true))
+  t.true(exact<Equal<ReturnType<Udp['detach']>, number>>(true))
+  t.true(exact<Equal<ReturnType<typeof epollFd>, number>>(true))
+  t.true(exact<Equal<ReturnType<typeof iocp>, number>>(true))
+  t.true(exact<Equal<Parameters<typeof epollFd>, [fd?: number]>>(true))
+  const s: Tcp = tcp()
+  await s.listen('127.0.0.1', 0)
+  const fd: number = s.detach()
+  const l: Tcp = adopt(fd, 'tcp')
+  l.close()
+  const u: Udp = udp()
+  const any: Tcp | Udp | Raw = adopt(u.detach())
+  any.close()
+  // @ts-expect-error: the kind is 'tcp', 'udp' or 'raw'
+  t.throws(() => adopt(0x3fffffff, 'sctp'), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' })
+  // @ts-expect-error: the descriptor is a number
+  t.throws(() => adopt('3'), ARG)
 })
 
 test('the Node idioms have exact types: options in place of expires, AbortError, toDuplex, stats, disposal, iteration', async (t) => {

@@ -81,6 +81,13 @@ function compare(workload: string, unit: string, target: string, r: Samples<'soc
   }
 }
 
+/** Run by run (paired by round), `a`'s first number over `b`'s. */
+function per(a: number[][] | Unavailable, b: number[][] | Unavailable): number[][] | Unavailable {
+  if (a instanceof Unavailable) return a
+  if (b instanceof Unavailable) return b
+  return a.map((run, k) => [run[0]! / b[k]![0]!])
+}
+
 async function main(): Promise<void> {
   const rows: Row[] = []
 
@@ -120,6 +127,24 @@ async function main(): Promise<void> {
       ...otherBackends({ workload: 'remote', conns, seconds: SECONDS }),
     })
     rows.push(...perBackend(name, 'round trips/s', 'none (bonus)', r))
+  }
+
+  // Servers on several cores of a second process, the load from the C client: socket2's worker
+  // threads (so_reuseport listeners) against node's cluster, 2 workers, and each one's scaling
+  // from 1 worker to 2 (its own 2-worker rate over its 1-worker rate, paired by round).
+  const multiName = `TCP ping-pong 64 B, ${IN_FLIGHT} connections, echo server on 2 workers (socket2 worker_threads vs node cluster), C client process`
+  const scalingName = 'Scaling of that server from 1 worker to 2 (2-worker over 1-worker round trips/s)'
+  if (wanted(multiName)) {
+    const reuseport = process.platform === 'linux' ? undefined : new Unavailable('so_reuseport spreads connections on Linux only')
+    const r = await measure(multiName, {
+      socket2: reuseport ?? remotePingPong('socket2', IN_FLIGHT, SECONDS, 2),
+      node: remotePingPong('node', IN_FLIGHT, SECONDS, 2),
+      one: reuseport ?? remotePingPong('socket2', IN_FLIGHT, SECONDS, 1),
+      nodeOne: remotePingPong('node', IN_FLIGHT, SECONDS, 1),
+      c: new Unavailable('no C baseline: the C server runs on one core'),
+    })
+    rows.push(compare(multiName, 'round trips/s', '>= 1.3x node', r))
+    rows.push(compare(scalingName, 'x (2 workers / 1)', '>= 1.0x node', { socket2: per(r.socket2, r.one), node: per(r.node, r.nodeOne), c: r.c }))
   }
 
   // One set of runs, two rows: node's two ways of reading against the same socket2 and C.

@@ -14,10 +14,11 @@ import { nodePingPong, socket2PingPong } from './pingpong'
 
 type Lib = 'socket2' | 'node' | 'c'
 
-function echoServer(lib: Lib): ChildProcess {
+/** The echo server of `lib`, on `workers` cores when given (see echo-child.ts). */
+function echoServer(lib: Lib, workers?: number): ChildProcess {
   const stdio: ['pipe', 'pipe', 'inherit'] = ['pipe', 'pipe', 'inherit']
-  const [cmd, args] =
-    lib === 'c' ? onServerCore(cBinary, ['echo']) : onServerCore(process.execPath, ['--import', 'tsx', join(__dirname, 'echo-child.ts'), lib])
+  const child = ['--import', 'tsx', join(__dirname, 'echo-child.ts'), lib, ...(workers === undefined ? [] : [String(workers)])]
+  const [cmd, args] = lib === 'c' ? onServerCore(cBinary, ['echo']) : onServerCore(process.execPath, child)
   return spawn(cmd, args, { cwd: join(__dirname, '..'), stdio })
 }
 
@@ -31,13 +32,19 @@ async function portOf(child: ChildProcess, exited: Promise<unknown>): Promise<nu
   return port
 }
 
-export function remotePingPong(lib: Lib, conns: number, seconds: number): Impl {
-  if (lib === 'c' && cMissing !== undefined) return cMissing
+/**
+ * Ping-pong against `lib`'s echo server in a second process. With `workers`, that server runs on
+ * that many cores (socket2 worker_threads or a node cluster), and the load comes from the C
+ * client, the same for both, which leaves the cores to the servers as far as a client can.
+ */
+export function remotePingPong(lib: Lib, conns: number, seconds: number, workers?: number): Impl {
+  if ((lib === 'c' || workers !== undefined) && cMissing !== undefined) return cMissing
   return async () => {
-    const child = echoServer(lib)
+    const child = echoServer(lib, workers)
     const exited = once(child, 'exit')
     try {
       const port = await portOf(child, exited)
+      if (workers !== undefined) return runC(['pingclient', port, conns, seconds])
       if (lib === 'socket2') return await socket2PingPong(conns, seconds, port)
       if (lib === 'node') return await nodePingPong(conns, seconds, port)
       return runC(['pingclient', port, conns, seconds])

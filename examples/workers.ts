@@ -1,46 +1,76 @@
-// A server on several worker threads: each worker opens its own listener on the same port with
-// `so_reuseport`, and the kernel spreads incoming connections across them (Linux balances by
-// hash; macOS and the BSDs accept it too; Windows has no such option). Each worker has its own
-// poller and serves its connections with `for await`; nothing is shared but the port. The main
-// thread then connects a few clients, and each answer names the worker that served it.
+// A server on several worker threads. On Linux each worker opens its own listener on the same
+// port with `so_reuseport`, and the kernel spreads incoming connections across them by hash;
+// nothing is shared but the port. Elsewhere (macOS accepts the option but sends every connection
+// to one listener; Windows has no such option) the main thread accepts, and hands each
+// connection to the next worker in turn: `detach()` gives up its descriptor, `adopt()` takes it
+// over in the worker, with whatever the client already sent. The main thread then connects a few
+// clients, and each answer names the worker that served it.
 //
-//   node --import tsx examples/workers.ts [workers=2] [clients=8]
+//   node --import tsx examples/workers.ts [workers=2] [clients=8] [reuseport|handover]
 import { isMainThread, parentPort, threadId, Worker, workerData } from 'node:worker_threads'
 import { once } from 'node:events'
-import { clock, newthread, tcp } from 'socket2'
+import { adopt, clock, newthread, tcp, type Tcp } from 'socket2'
 
-/** In a worker: listen on `port` (0: any), report it, serve until the main thread says stop. */
+/** The way to share the port: the fourth argument, else `so_reuseport` on Linux only. */
+const mode = isMainThread ? (process.argv[4] ?? (process.platform === 'linux' ? 'reuseport' : 'handover')) : (workerData as { mode: string }).mode
+const reuseport = mode === 'reuseport'
+
+/** Answers one client with the name of this worker. */
+async function serve(conn: Tcp): Promise<void> {
+  try {
+    const buf = new Uint8Array(64)
+    await conn.recv(buf, undefined, clock() + 5)
+    await conn.send(`served by worker ${threadId}`)
+  } finally {
+    conn.close()
+  }
+}
+
+/**
+ * In a worker: with `so_reuseport`, listen on `port` (0: any), report it and serve until the
+ * main thread says stop; else serve each connection the main thread hands over.
+ */
 async function worker(port: number): Promise<void> {
+  if (!reuseport) {
+    parentPort!.on('message', (fd: number | 'stop') => {
+      if (fd === 'stop') parentPort!.close()
+      else newthread(serve, adopt(fd, 'tcp'))
+    })
+    parentPort!.postMessage(0)
+    return
+  }
   const server = tcp()
   server.setopt('so_reuseport', true) // before binding: every listener on the port needs it
   await server.listen('127.0.0.1', port)
   parentPort!.once('message', () => server.close()) // 'stop': ends the for await below
   parentPort!.postMessage(server.localAddr().port)
-  for await (const [c] of server) {
-    newthread(async () => {
-      await using conn = c
-      const buf = new Uint8Array(64)
-      await conn.recv(buf, undefined, clock() + 5)
-      await conn.send(`served by worker ${threadId}`)
-    })
-  }
+  for await (const [c] of server) newthread(serve, c)
 }
 
 async function main(): Promise<void> {
   const workers = Number(process.argv[2] ?? 2)
   const clients = Number(process.argv[3] ?? 8)
 
-  // The first worker picks the port; the others join it.
+  // With so_reuseport the first worker picks the port and the others join it.
   const pool: Worker[] = []
   let port = 0
   for (let i = 0; i < workers; i++) {
     // The worker runs this same file, so it needs the TypeScript loader too (a worker does not
     // take over the --import hooks of its parent); compiled to .js it would need no execArgv.
-    const w = new Worker(__filename, { workerData: port, execArgv: ['--require', 'tsx/cjs'] })
+    const w = new Worker(__filename, { workerData: { port, mode }, execArgv: ['--require', 'tsx/cjs'] })
     pool.push(w)
     ;[port] = (await once(w, 'message')) as [number]
   }
-  console.log(`${workers} workers listening on 127.0.0.1:${port}`)
+  const server = reuseport ? undefined : tcp()
+  if (server !== undefined) {
+    await server.listen('127.0.0.1', 0)
+    port = server.localAddr().port
+    newthread(async () => {
+      let next = 0
+      for await (const [c] of server) pool[next++ % pool.length]!.postMessage(c.detach())
+    })
+  }
+  console.log(`${workers} workers ${reuseport ? 'listening' : 'served by one listener'} on 127.0.0.1:${port}`)
 
   const answers = await Promise.all(
     Array.from({ length: clients }, async () => {
@@ -53,13 +83,17 @@ async function main(): Promise<void> {
     }),
   )
   for (const [i, a] of answers.entries()) console.log(`client ${i}: ${a}`)
+  const counts = new Map<string, number>()
+  for (const a of answers) counts.set(a, (counts.get(a) ?? 0) + 1)
+  console.log(`${counts.size} of ${workers} workers served clients`)
 
+  server?.close()
   for (const w of pool) w.postMessage('stop')
   await Promise.all(pool.map((w) => once(w, 'exit')))
   console.log('workers exited')
 }
 
-;(isMainThread ? main() : worker(workerData as number)).catch((e) => {
+;(isMainThread ? main() : worker((workerData as { port: number }).port)).catch((e) => {
   console.error(e)
   process.exit(1)
 })

@@ -22,6 +22,8 @@ export const codes = {
   ERR_SOCKET_CLOSED: 'socket is closed',
   /** An option exists, but not on this platform. */
   ERR_SOCKET_OPTION_UNSUPPORTED: 'socket option is not available on this platform',
+  /** A call exists, but not on this platform (`iocp()` outside Windows, `epollFd()` on it). */
+  ERR_SOCKET_UNSUPPORTED_PLATFORM: 'this call is not available on this platform',
 } as const
 
 export type Code = keyof typeof codes

@@ -255,11 +255,37 @@ export class Socket {
    */
   close(): void {
     if (this.#id < 0) return
+    release(this.#remains)
+    this.#gone('close')
+  }
+
+  /**
+   * Gives the socket up without closing it and returns its OS descriptor (fd on Unix, SOCKET on
+   * Windows), which is then yours: hand it to `adopt(fd)` in this or another thread (send the
+   * number with `postMessage`), or to another library. Exactly one owner at a time: after
+   * `detach()` this object is closed (every operation waiting on it, in any thread, rejects with
+   * ERR_SOCKET_CLOSED, as on `close()`), and data the kernel holds, received but not yet read,
+   * stays with the descriptor. A unix socket file it created stays too.
+   *
+   * Throws SocketError `EBUSY` on a datagram socket that holds a datagram received in a batch
+   * (receive it first), `ERR_SOCKET_CLOSED` after `close()`.
+   *
+   * @example
+   * worker.postMessage(conn.detach())   // in the worker: const conn = adopt(fd, 'tcp')
+   */
+  detach(): number {
+    const fd = native.detach(this.id('detach'))
+    if (fd < 0) throw errnoException(-fd, 'detach')
+    this.#gone('detach')
+    return fd
+  }
+
+  /** The socket left this object (closed or detached): waiting operations reject. */
+  #gone(how: string): void {
     this.#id = -1
     dropped.unregister(this)
-    release(this.#remains)
     counters.sockets--
-    if (debugging) debug('close: #%d', this.io.index)
+    if (debugging) debug('%s: #%d', how, this.io.index)
     this.io.close()
   }
 

@@ -5,11 +5,38 @@
  */
 import { performance } from 'node:perf_hooks'
 import { abortable, signalOf } from './abort'
+import native from './binding'
 import { argType } from './errors'
 
-/** Monotonic time in seconds (the seed's `time.clock()`); `expires` arguments are in this clock. */
+/**
+ * What to add to this thread's `performance.now()` to read the process-wide clock, in ms.
+ * Both read the same OS monotonic clock, so the offset does not drift and is sampled once: the
+ * native read nearest to the middle of the shortest of a few windows of two `performance.now()`
+ * calls, which bounds the error by that window (well under a microsecond).
+ */
+const offsetMs: number = (() => {
+  let best = Infinity
+  let offset = 0
+  for (let i = 0; i < 5; i++) {
+    const before = performance.now()
+    const shared = native.clockMs()
+    const after = performance.now()
+    if (after - before < best) {
+      best = after - before
+      offset = shared - (before + after) / 2
+    }
+  }
+  return offset
+})()
+
+/**
+ * Monotonic time in seconds (the seed's `time.clock()`), one clock for the whole process: a
+ * value read in one thread (or Worker) means the same instant in every other, so an `expires`
+ * computed in one thread and sent to another is right there. Its origin is unspecified (the
+ * first use in the process); only differences and comparisons mean anything.
+ */
 export function clock(): number {
-  return performance.now() / 1000
+  return (performance.now() + offsetMs) / 1000
 }
 
 /** A scheduled callback; `cancel()` it when the operation finishes first. */
@@ -34,7 +61,7 @@ class Entry implements Timer {
 const MAX_DELAY = 0x7fffffff
 
 const heap: Entry[] = []
-/** The one Node timer, armed for `armedAt` (ms, performance clock). */
+/** The one Node timer, armed for `armedAt` (ms, `clock()` × 1000). */
 let timer: NodeJS.Timeout | undefined
 let armedAt = Infinity
 
@@ -96,7 +123,7 @@ function arm(): void {
   if (timer !== undefined) clearTimeout(timer)
   armedAt = atMs
   // setTimeout takes at most 2^31-1 ms; a later deadline re-arms when that fires.
-  timer = setTimeout(fire, Math.min(MAX_DELAY, Math.max(0, Math.ceil(atMs - performance.now()))))
+  timer = setTimeout(fire, Math.min(MAX_DELAY, Math.max(0, Math.ceil(atMs - clock() * 1000))))
 }
 
 function fire(): void {

@@ -33,6 +33,15 @@ impl Kind {
     }
   }
 
+  /// The seed's name, as [`Kind::parse`] takes it.
+  pub fn name(self) -> &'static str {
+    match self {
+      Kind::Tcp => "tcp",
+      Kind::Udp => "udp",
+      Kind::Raw => "raw",
+    }
+  }
+
   fn socket_type(self) -> Type {
     match self {
       Kind::Tcp => Type::STREAM,
@@ -66,6 +75,15 @@ impl Family {
       "inet6" => Some(Family::Inet6),
       "unix" => Some(Family::Unix),
       _ => None,
+    }
+  }
+
+  /// The seed's name, as [`Family::parse`] takes it.
+  pub fn name(self) -> &'static str {
+    match self {
+      Family::Inet => "inet",
+      Family::Inet6 => "inet6",
+      Family::Unix => "unix",
     }
   }
 
@@ -115,6 +133,52 @@ pub fn open(kind: Kind, family: Family, protocol: i32) -> io::Result<Socket> {
     s.set_tcp_nodelay(true)?;
   }
   Ok(s)
+}
+
+/// Takes over an open socket descriptor (fd on Unix, SOCKET on Windows) that another owner gave
+/// up, such as [`crate::Poller::detach`] in another thread: the socket, made non-blocking and
+/// close-on-exec, with its kind, family and protocol as the OS reports them (`SO_TYPE`,
+/// `getsockname`, `SO_PROTOCOL` where it exists, else 0). When `expected` is given, the socket
+/// must be of that kind.
+///
+/// On success the caller has handed over ownership: the descriptor must not be used or closed
+/// elsewhere. On failure it is left open and untouched (but for close-on-exec).
+///
+/// # Errors
+/// `EBADF` for a number that is no open descriptor, `ENOTSOCK` for one that is no socket;
+/// `EPROTOTYPE` for a socket that is neither stream, datagram nor raw (`SOCK_SEQPACKET`) or not
+/// of the `expected` kind, `EAFNOSUPPORT` for a family other than inet, inet6 and unix.
+///
+/// # Platforms
+/// On Windows the socket must be bound (Windows does not tell an unbound socket's family):
+/// `WSAEINVAL` otherwise.
+pub fn adopt(fd: i64, expected: Option<Kind>) -> io::Result<(Socket, Kind, Family, i32)> {
+  let s = sys::adopt(fd)?;
+  match describe(&s, expected).and_then(|d| sys::configure(&s).map(|()| d)) {
+    Ok((kind, family)) => {
+      let protocol = sys::protocol(&s);
+      Ok((s, kind, family, protocol))
+    }
+    Err(e) => {
+      sys::into_raw(s);
+      Err(e)
+    }
+  }
+}
+
+/// The kind and family of an adopted socket (see [`adopt`]).
+fn describe(s: &Socket, expected: Option<Kind>) -> io::Result<(Kind, Family)> {
+  let ty = i32::from(s.r#type()?);
+  let kind = [Kind::Tcp, Kind::Udp, Kind::Raw]
+    .into_iter()
+    .find(|k| k.raw() == ty && expected.map_or(true, |e| e == *k))
+    .ok_or_else(|| io::Error::from_raw_os_error(sys::EPROTOTYPE))?;
+  let af = i32::from(s.local_addr()?.domain());
+  let family = [Family::Inet, Family::Inet6, Family::Unix]
+    .into_iter()
+    .find(|f| f.raw() == af)
+    .ok_or_else(|| io::Error::from_raw_os_error(sys::EAFNOSUPPORT))?;
+  Ok((kind, family))
 }
 
 /// Starts a connection. `Ok(true)` when it completed at once (unix sockets, sometimes

@@ -50,6 +50,8 @@ const REDRAIN_TIME: Duration = Duration::from_millis(1);
 /// The per-environment state.
 pub struct Reactor {
   pub poller: Poller,
+  /// The OS poller's descriptor, read before a poller thread takes the poller (`pollerFd`).
+  poller_fd: Option<i64>,
   env: sys::napi_env,
   dispatch: sys::napi_ref,
   refs: [sys::napi_ref; 3],
@@ -236,6 +238,7 @@ pub fn init(
   ];
   let dispatch = reference(raw, dispatch.value().value)?;
 
+  let poller_fd = poller.fd();
   // Last, so that nothing fallible follows a started wake source (it would keep polling an fd
   // whose poller is dropped on the error path).
   let wake = match (mode.as_str(), watched) {
@@ -271,6 +274,7 @@ pub fn init(
 
   *slot.borrow_mut() = Some(Reactor {
     poller,
+    poller_fd,
     env: raw,
     dispatch,
     refs,
@@ -436,6 +440,13 @@ pub fn redrain(env: sys::napi_env) -> i32 {
     drain_once(r)
   })
   .unwrap_or(0)
+}
+
+/// This thread's OS poller descriptor (epoll/kqueue fd), or -1 where it has none (see
+/// `Poller::fd`) or before init.
+#[napi(js_name = "pollerFd")]
+pub fn poller_fd(env: Env) -> i64 {
+  with(env.raw(), |r| r.poller_fd).flatten().unwrap_or(-1)
 }
 
 /// Drains the poller now, for a deadline about to fire: libuv runs timers before it polls, so

@@ -14,6 +14,7 @@
 )]
 
 mod addr;
+mod clock;
 mod env;
 mod hot;
 mod socket;

@@ -59,6 +59,61 @@ pub fn close(env: Env, id: u32) -> i32 {
   .unwrap_or_else(not_ready)
 }
 
+/// Removes a socket without closing it: its OS descriptor (fd on Unix, SOCKET on Windows),
+/// now the caller's, or `-errno` (`EBUSY` while a batch-received datagram is kept).
+#[napi]
+pub fn detach(env: Env, id: u32) -> i64 {
+  with(env.raw(), |r| match r.poller.detach(id) {
+    Ok(fd) => fd,
+    Err(e) => e as i64,
+  })
+  .unwrap_or_else(|| not_ready() as i64)
+}
+
+/// What `adopt` made of a descriptor: the new id (or `-errno`) and the kind, family and
+/// protocol the OS reported.
+#[napi(object)]
+pub struct Adopted {
+  pub id: i32,
+  pub kind: String,
+  pub family: String,
+  pub protocol: i32,
+}
+
+/// Takes over an open socket descriptor (see [`socket::adopt`]) into this thread's poller; a
+/// `kind` other than `''` must match the socket's.
+#[napi]
+pub fn adopt(env: Env, fd: i64, kind: String) -> Adopted {
+  let mut out = Adopted {
+    id: not_ready(),
+    kind: String::new(),
+    family: String::new(),
+    protocol: 0,
+  };
+  // Inside `with`: without a poller to hold it (after teardown) the descriptor is not taken,
+  // as on every failure, rather than taken and closed.
+  let adopted = with(env.raw(), |r| {
+    let (s, kind, family, protocol) = socket::adopt(fd, Kind::parse(&kind))?;
+    let origin = Origin {
+      kind,
+      family,
+      protocol,
+    };
+    Ok::<_, std::io::Error>((r.poller.insert(s, origin), kind, family, protocol))
+  });
+  match adopted {
+    Some(Ok((id, kind, family, protocol))) => {
+      out.id = id as i32;
+      out.kind = kind.name().into();
+      out.family = family.name().into();
+      out.protocol = protocol;
+    }
+    Some(Err(e)) => out.id = -error::errno_of(&e),
+    None => {}
+  }
+  out
+}
+
 /// `offset..offset+len` of a buffer of `size` bytes, or `Err(-EFAULT)` when the buffer does not
 /// hold it. JavaScript checks the bounds when the call is made, but a parked operation retries
 /// with the buffer as it is then (detached or shrunk since), and a typed array's `byteLength`

@@ -21,6 +21,7 @@ pub struct UvWake {
 
 fn poller_fd(p: &Poller) -> Result<c_int> {
   p.fd()
+    .map(|fd| fd as c_int)
     .ok_or_else(|| Error::new(Status::GenericFailure, "poller has no fd"))
 }
 

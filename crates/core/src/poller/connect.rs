@@ -55,7 +55,7 @@ impl Poller {
     match socket::open(o.kind, o.family, o.protocol) {
       Ok(sock) => {
         let gone = std::mem::replace(old, Live::new(sock, o));
-        drop(gone.release(source, &mut self.spare));
+        drop(gone.release(source, &mut self.spare, true));
         *gen = (*gen + 1) & GEN_MASK;
         id_of(id & INDEX_MASK, *gen) as i32
       }

@@ -109,11 +109,11 @@ impl Poller {
     self.poll.take()
   }
 
-  /// The epoll/kqueue fd, for the event loop to watch.
-  #[cfg(unix)]
-  pub fn fd(&self) -> Option<std::os::fd::RawFd> {
-    use std::os::fd::AsRawFd;
-    self.poll.as_ref().map(|p| p.as_raw_fd())
+  /// The OS poller's own descriptor (the epoll or kqueue fd), for the event loop to watch or a
+  /// caller to see; `None` where there is none to give: on Windows (mio does not expose its
+  /// IOCP handle), for a [`Poller::watched`] one, and after [`Poller::take_poll`].
+  pub fn fd(&self) -> Option<i64> {
+    self.poll.as_ref().and_then(sys::poll_fd)
   }
 
   /// Adds a socket made as `origin` says.
@@ -162,7 +162,31 @@ impl Poller {
   pub fn remove(&mut self, id: Id) -> Option<Socket> {
     let gone = slot_of(&mut self.slots, id)?.live.take()?;
     self.free.push(id & INDEX_MASK);
-    Some(gone.release(&mut self.source, &mut self.spare))
+    Some(gone.release(&mut self.source, &mut self.spare, true))
+  }
+
+  /// Removes a socket that stays open, for another poller (another thread's, after
+  /// [`socket::adopt`]) or another program to take over: its OS descriptor, now the caller's
+  /// (fd on Unix, SOCKET on Windows). It is deregistered from this poller, whose later events
+  /// for it, if any were queued, carry a stale id and are ignored.
+  ///
+  /// # Errors
+  /// `EBADF` for an unknown id; `EBUSY` while a datagram received in a batch is kept here (it
+  /// would be lost: receive it first).
+  pub fn detach(&mut self, id: Id) -> Result<i64, i32> {
+    let slot = slot_of(&mut self.slots, id).ok_or_else(ebadf)?;
+    match &slot.live {
+      None => return Err(ebadf()),
+      Some(l) if l.kept.is_some() => return Err(-sys::EBUSY),
+      Some(_) => {}
+    }
+    let gone = slot.live.take().ok_or_else(ebadf)?;
+    self.free.push(id & INDEX_MASK);
+    Ok(sys::into_raw(gone.release(
+      &mut self.source,
+      &mut self.spare,
+      false,
+    )))
   }
 
   /// Number of live sockets.
@@ -322,7 +346,7 @@ impl Drop for Poller {
   fn drop(&mut self) {
     for slot in &mut self.slots {
       if let Some(l) = slot.live.take() {
-        drop(l.release(&mut self.source, &mut self.spare));
+        drop(l.release(&mut self.source, &mut self.spare, true));
       }
     }
   }
@@ -378,6 +402,35 @@ mod tests {
     let mut out = [0i32; 64];
     let n = p.drain(Some(Duration::from_secs(5)), &mut out).unwrap();
     out[..2 * n].to_vec()
+  }
+
+  #[test]
+  fn a_detached_socket_reports_to_its_new_poller_only_and_keeps_its_data() {
+    let mut p = Poller::new(64).unwrap();
+    let (_l, c, s) = pair(&mut p);
+    let mut buf = [0u8; 16];
+    // Registered with `p` by its first wait.
+    assert_eq!(p.recv(s, &mut buf), WOULD_BLOCK);
+    assert_eq!(p.send(c, b"before"), 6);
+    let fd = p.detach(s).unwrap();
+    assert_eq!(p.detach(s), Err(-sys::EBADF));
+    let mut q = Poller::new(64).unwrap();
+    let (sock, kind, family, _) = socket::adopt(fd, Some(Kind::Tcp)).unwrap();
+    assert_eq!((kind, family), (Kind::Tcp, Family::Inet));
+    let t = q.insert(sock, TCP);
+    assert_eq!(q.recv(t, &mut buf), 6);
+    assert_eq!(&buf[..6], b"before");
+    assert_eq!(q.recv(t, &mut buf), WOULD_BLOCK);
+    assert_eq!(p.send(c, b"after"), 5);
+    assert!(wait(&mut q)
+      .chunks(2)
+      .any(|e| e[0] as u32 == t & INDEX_MASK));
+    // The old poller no longer hears of it: nothing but the sender's own write readiness.
+    let mut out = [0i32; 64];
+    let n = p.drain(Some(Duration::from_millis(50)), &mut out).unwrap();
+    assert!(out[..2 * n]
+      .chunks(2)
+      .all(|e| e[0] as u32 != s & INDEX_MASK));
   }
 
   #[test]

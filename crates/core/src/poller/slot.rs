@@ -138,10 +138,15 @@ pub(super) fn live(slots: &mut [Slot], id: Id) -> Option<&mut Live> {
 
 impl Live {
   /// Gives up what the poller holds for this socket, the registration and a kept datagram's
-  /// buffer (back to `spare`), and returns the socket itself.
-  pub fn release(self, source: &mut Source, spare: &mut Option<Box<[u8]>>) -> Socket {
+  /// buffer (back to `spare`), and returns the socket itself, which closes next when `closing`.
+  pub fn release(
+    self,
+    source: &mut Source,
+    spare: &mut Option<Box<[u8]>>,
+    closing: bool,
+  ) -> Socket {
     if let Some(reg) = self.reg {
-      source.release(reg);
+      source.release(reg, &self.sock, closing);
     }
     if let Some(k) = self.kept {
       (*k).discard(spare);

@@ -131,10 +131,11 @@ impl Source {
     matches!(self, Source::Watcher(_))
   }
 
-  /// Gives up a socket's registration; the socket is closed right after.
-  pub fn release(&mut self, reg: Reg) {
+  /// Gives up a socket's registration; the socket is closed right after when `closing`, else
+  /// it stays open for another poller (detached).
+  pub fn release(&mut self, reg: Reg, sock: &Socket, closing: bool) {
     match (self, reg) {
-      (Source::Os(r), Reg::Os(g)) => sys::deregister(r, g),
+      (Source::Os(r), Reg::Os(g)) => sys::deregister(r, sock, g, closing),
       (Source::Watcher(w), Reg::Watched(g)) => w.unwatch(g),
       _ => unreachable!("a socket's registration comes from its poller's source"),
     }

@@ -1,6 +1,6 @@
 //! The platform contract. Every backend provides:
 //! - error numbers `EAGAIN`, `EINVAL`, `EINPROGRESS`, `ECONNREFUSED`, `EBADF`, `EAFNOSUPPORT`,
-//!   `EFAULT`, `ENOTCONN`;
+//!   `EFAULT`, `ENOTCONN`, `EBUSY`, `EPROTOTYPE`;
 //! - `AF_UNIX`-style family constants and getaddrinfo flag values (`AI_*`);
 //! - `accept(&Socket)`: a non-blocking, close-on-exec accepted socket;
 //! - `send(&Socket, &[u8])` and `send_vectored(&Socket, &[IoSlice])`: sends that never raise
@@ -16,7 +16,10 @@
 //!   `refused_by_sandbox` for a batched call a sandbox refuses;
 //! - `register(&Registry, &Socket, Token, Interest)` for the poller, and `rearm` to ask again for
 //!   the directions that wait, after one of them was reported (a no-op where registrations stay
-//!   armed), and `deregister`;
+//!   armed), and `deregister` (explicit for a socket that stays open);
+//! - `adopt(fd)`: takes over an open socket descriptor after the OS confirmed it is one, with
+//!   its `SOCK_*` type, `AF_*` family and protocol, and `into_raw`, its reverse;
+//! - `poll_fd(&Poll)`: the OS poller's descriptor, where the platform has one to give;
 //! - `ready_now(&Socket, read)`: whether a direction is ready now, without waiting.
 
 #[cfg(unix)]

@@ -1,7 +1,7 @@
 //! Unix: Linux (epoll), macOS and the BSDs (kqueue).
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
@@ -10,7 +10,10 @@ use socket2::{SockAddr, Socket};
 use crate::poller::EventBits;
 
 #[allow(unused_imports)] // the contract's full set; not every one is used on every platform
-pub use libc::{EAFNOSUPPORT, EAGAIN, EBADF, ECONNREFUSED, EFAULT, EINPROGRESS, EINVAL, ENOTCONN};
+pub use libc::{
+  EAFNOSUPPORT, EAGAIN, EBADF, EBUSY, ECONNREFUSED, EFAULT, EINPROGRESS, EINVAL, ENOTCONN,
+  EPROTOTYPE,
+};
 
 /// getaddrinfo flags, by the seed's names.
 pub const AI_FLAGS: &[(&str, i32)] = &[
@@ -299,13 +302,19 @@ pub fn local_addr(s: &Socket, _v6: bool) -> io::Result<SockAddr> {
 
 /// `getsockopt` of an `int` option the socket2 crate has no method for.
 pub fn int(s: &Socket, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
+  int_of(s.as_raw_fd(), level, name)
+}
+
+/// [`int`] on a descriptor not (yet) owned by a `Socket`: the kernel checks that it is an open
+/// socket (`EBADF`, `ENOTSOCK`).
+fn int_of(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
   let mut v: libc::c_int = 0;
   let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-  // SAFETY: `v` and `len` are live locals of the sizes the call is told; the fd is open for the
-  // borrow of `s`.
+  // SAFETY: `v` and `len` are live locals of the sizes the call is told; a descriptor that is
+  // not an open socket is an error the kernel reports, nothing is read or written through it.
   let r = unsafe {
     libc::getsockopt(
-      s.as_raw_fd(),
+      fd,
       level,
       name,
       (&mut v as *mut libc::c_int).cast(),
@@ -316,6 +325,52 @@ pub fn int(s: &Socket, level: libc::c_int, name: libc::c_int) -> io::Result<libc
     return Err(io::Error::last_os_error());
   }
   Ok(v)
+}
+
+/// The epoll/kqueue fd of `p`.
+pub fn poll_fd(p: &mio::Poll) -> Option<i64> {
+  Some(p.as_raw_fd() as i64)
+}
+
+/// Gives up `s` without closing it: its descriptor.
+pub fn into_raw(s: Socket) -> i64 {
+  std::os::fd::IntoRawFd::into_raw_fd(s) as i64
+}
+
+/// Takes ownership of the socket descriptor `fd` once the kernel confirmed it is an open socket,
+/// and makes it close-on-exec, as sockets opened here are.
+///
+/// # Errors
+/// `EBADF` for a number that is no open descriptor, `ENOTSOCK` for one that is no socket; the OS
+/// error of `fcntl`. `fd` is left alone.
+pub fn adopt(fd: i64) -> io::Result<Socket> {
+  let fd = RawFd::try_from(fd).map_err(|_| io::Error::from_raw_os_error(EBADF))?;
+  if fd < 0 {
+    return Err(io::Error::from_raw_os_error(EBADF));
+  }
+  int_of(fd, libc::SOL_SOCKET, libc::SO_TYPE)?;
+  // SAFETY: the kernel just confirmed `fd` is an open socket (and so not -1, `OwnedFd`'s niche);
+  // the caller hands it over (adopt's contract), so this `Socket` is its one owner, and on
+  // failure gives it back unclosed.
+  let s = unsafe { Socket::from_raw_fd(fd) };
+  match s.set_cloexec(true) {
+    Ok(()) => Ok(s),
+    Err(e) => {
+      into_raw(s);
+      Err(e)
+    }
+  }
+}
+
+/// The protocol number of `s` (`SO_PROTOCOL`), 0 where the OS does not tell it.
+pub fn protocol(s: &Socket) -> i32 {
+  #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+  return int(s, libc::SOL_SOCKET, libc::SO_PROTOCOL).unwrap_or(0);
+  #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+  return {
+    let _ = s;
+    0
+  };
 }
 
 /// `setsockopt` of an `int` option the socket2 crate has no method for.
@@ -370,9 +425,15 @@ pub fn rearm(
   Ok(())
 }
 
-pub fn deregister(_r: &Registry, _reg: Registration) {
-  // Closing the fd removes it from epoll/kqueue: we never dup it, so no other
-  // reference keeps the registration alive. This saves a syscall per close.
+/// Gives up a registration. A socket about to close needs no call: closing the fd removes it
+/// from epoll/kqueue (it is never dup'ed, so no other reference keeps the registration), which
+/// saves a syscall per close. One that stays open (detached for another poller) is removed
+/// explicitly, or this poller would keep reporting its events.
+pub fn deregister(r: &Registry, s: &Socket, _reg: Registration, closing: bool) {
+  if !closing {
+    // Failure leaves a registration whose token is stale: its events are ignored.
+    let _ = r.deregister(&mut SourceFd(&s.as_raw_fd()));
+  }
 }
 
 /// Whether `s` is ready in one direction now, without waiting: `poll(2)` with a zero timeout.

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::mem::ManuallyDrop;
-use std::os::windows::io::{AsRawSocket, FromRawSocket};
+use std::os::windows::io::{AsRawSocket, FromRawSocket, RawSocket};
 
 use mio::{Interest, Registry, Token};
 use socket2::{SockAddr, Socket};
@@ -19,6 +19,9 @@ pub const EBADF: i32 = 10009; // WSAEBADF
 pub const EAFNOSUPPORT: i32 = 10047; // WSAEAFNOSUPPORT
 pub const EFAULT: i32 = 10014; // WSAEFAULT
 pub const ENOTCONN: i32 = 10057; // WSAENOTCONN
+/// Winsock has no EBUSY; the C runtime's number, which JavaScript names the same.
+pub const EBUSY: i32 = 16;
+pub const EPROTOTYPE: i32 = 10041; // WSAEPROTOTYPE
 const WSAEDESTADDRREQ: i32 = 10039;
 
 /// Windows reports a family mismatch as WSAHOST_NOT_FOUND (EAI_NONAME) and has no code of its
@@ -84,14 +87,20 @@ pub fn local_addr(s: &Socket, v6: bool) -> io::Result<SockAddr> {
 
 /// `getsockopt` of an `int` option the socket2 crate has no method for.
 pub fn int(s: &Socket, level: i32, name: i32) -> io::Result<i32> {
+  int_of(s.as_raw_socket(), level, name)
+}
+
+/// [`int`] on a handle not (yet) owned by a `Socket`: Winsock checks that it is an open socket
+/// (`WSAENOTSOCK`).
+fn int_of(h: RawSocket, level: i32, name: i32) -> io::Result<i32> {
   use windows_sys::Win32::Networking::WinSock::{getsockopt, SOCKET_ERROR};
   let mut v: i32 = 0;
   let mut len = std::mem::size_of::<i32>() as i32;
-  // SAFETY: `v` and `len` are live locals of the sizes the call is told; the socket is open for
-  // the borrow of `s`.
+  // SAFETY: `v` and `len` are live locals of the sizes the call is told; a handle that is not an
+  // open socket is an error Winsock reports, nothing is read or written through it.
   let r = unsafe {
     getsockopt(
-      s.as_raw_socket() as usize,
+      h as usize,
       level,
       name,
       (&mut v as *mut i32).cast(),
@@ -102,6 +111,38 @@ pub fn int(s: &Socket, level: i32, name: i32) -> io::Result<i32> {
     return Err(io::Error::last_os_error());
   }
   Ok(v)
+}
+
+/// None: mio does not expose the IOCP handle behind its `Poll`.
+pub fn poll_fd(_p: &mio::Poll) -> Option<i64> {
+  None
+}
+
+/// Gives up `s` without closing it: its handle.
+pub fn into_raw(s: Socket) -> i64 {
+  std::os::windows::io::IntoRawSocket::into_raw_socket(s) as i64
+}
+
+/// Takes ownership of the socket handle `h` once Winsock confirmed it is an open socket.
+///
+/// # Errors
+/// `WSAENOTSOCK` for a handle that is no socket; `h` is left alone.
+pub fn adopt(h: i64) -> io::Result<Socket> {
+  const WSAENOTSOCK: i32 = 10038;
+  let h = RawSocket::try_from(h).map_err(|_| io::Error::from_raw_os_error(WSAENOTSOCK))?;
+  int_of(
+    h,
+    SOL_SOCKET,
+    windows_sys::Win32::Networking::WinSock::SO_TYPE,
+  )?;
+  // SAFETY: Winsock just confirmed `h` is an open socket; the caller hands it over (adopt's
+  // contract), so this `Socket` is its one owner.
+  Ok(unsafe { Socket::from_raw_socket(h) })
+}
+
+/// 0: Windows does not tell a socket's protocol number.
+pub fn protocol(_s: &Socket) -> i32 {
+  0
 }
 
 pub use windows_sys::Win32::Networking::WinSock::{SOL_SOCKET, SO_ACCEPTCONN};
@@ -154,8 +195,10 @@ pub fn rearm(r: &Registry, reg: &mut Registration, t: Token, wanted: Interest) -
   r.reregister(&mut *reg.0, t, wanted)
 }
 
-pub fn deregister(r: &Registry, mut reg: Registration) {
-  // Failure leaves nothing to undo: the socket is closed right after.
+/// Gives up a registration, whether the socket closes next or stays open (detached).
+pub fn deregister(r: &Registry, _s: &Socket, mut reg: Registration, _closing: bool) {
+  // Failure leaves nothing to undo: the socket is closed right after, or its stale token's
+  // events are ignored.
   let _ = r.deregister(&mut *reg.0);
 }
 

@@ -1,0 +1,54 @@
+/**
+ * The thread's kernel poller: `epollFd()` (epoll on Linux, kqueue on macOS), `iocp()` (Windows),
+ * and their errors where they do not apply.
+ */
+import { once } from 'node:events'
+import { readlinkSync } from 'node:fs'
+import { Worker } from 'node:worker_threads'
+import { epollFd, iocp, SocketError } from 'socket2'
+import { linuxOnly, onlyOn, windows, within } from './util.ts'
+
+const uvpoll = process.env.SOCKET2_POLLER === 'uvpoll'
+
+linuxOnly('the descriptor is an epoll instance there')('epollFd() is this thread\'s epoll fd, the same at every call', (t) => {
+  const fd = epollFd()
+  t.is(epollFd(), fd)
+  t.is(readlinkSync(`/proc/self/fd/${fd}`), 'anon_inode:[eventpoll]')
+  t.is(epollFd(fd), fd)
+})
+
+onlyOn(!windows && !uvpoll, 'Windows has no epoll or kqueue fd; uvpoll has no poller fd')('a Worker has a poller of its own: epollFd(main\'s fd) there throws ENOTSUP, not sharing silently', async (t) => {
+  const main = epollFd()
+  const w = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads')
+     const { epollFd } = require(workerData.entry)
+     let shared
+     try { epollFd(workerData.main); shared = 'shared' } catch (e) { shared = e.code + ' ' + e.name }
+     parentPort.postMessage([epollFd(), shared])`,
+    { eval: true, workerData: { main, entry: require.resolve('socket2') } },
+  )
+  try {
+    const [[own, shared]] = (await within(once(w, 'message'), 10_000)) as [[number, string]]
+    t.not(own, main)
+    t.is(shared, 'ENOTSUP SocketError')
+  } finally {
+    await w.terminate()
+  }
+})
+
+onlyOn(!windows, 'the call applies on Windows')('iocp() outside Windows throws ERR_SOCKET_UNSUPPORTED_PLATFORM naming the platform', (t) => {
+  const e = t.throws(() => iocp(), { instanceOf: SocketError, code: 'ERR_SOCKET_UNSUPPORTED_PLATFORM' })
+  t.true(e.message.includes(process.platform))
+  t.throws(() => iocp(3), { code: 'ERR_SOCKET_UNSUPPORTED_PLATFORM' })
+})
+
+onlyOn(windows, 'Windows only')('epollFd() on Windows throws ERR_SOCKET_UNSUPPORTED_PLATFORM naming the platform; iocp() ENOTSUP', (t) => {
+  const e = t.throws(() => epollFd(), { instanceOf: SocketError, code: 'ERR_SOCKET_UNSUPPORTED_PLATFORM' })
+  t.true(e.message.includes('win32'))
+  t.throws(() => iocp(), { instanceOf: SocketError, code: 'ENOTSUP' })
+})
+
+onlyOn(!windows, 'epollFd() throws its platform error first there')('epollFd() with a bad descriptor throws TypeError/RangeError', (t) => {
+  t.throws(() => epollFd('3' as unknown as number), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => epollFd(-1), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' })
+})

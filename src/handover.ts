@@ -1,0 +1,46 @@
+/**
+ * Handover: a socket's OS descriptor moves from one owner to another, between threads of this
+ * process (`s.detach()` in one, `adopt(fd)` in the other) or from another library.
+ */
+import native from './binding'
+import type { SocketType } from './addr'
+import { argRange, argType, argValue, errnoException } from './errors'
+import { kCreate } from './socket'
+import { Raw } from './raw'
+import { Tcp } from './tcp'
+import { Udp } from './udp'
+
+/** The largest descriptor number taken: fds and Windows SOCKET handles both fit. */
+const MAX_FD = Number.MAX_SAFE_INTEGER
+
+/**
+ * Makes a socket of an open OS descriptor (fd on Unix, SOCKET on Windows), usually one that
+ * `s.detach()` gave up in another thread, in this thread's poller. Its kind, family and
+ * protocol are read from the OS (`SO_TYPE`, `getsockname`, `SO_PROTOCOL` on Linux); a listening
+ * TCP socket accepts as before, and data the kernel already holds for it is read as usual.
+ * The descriptor is made non-blocking and close-on-exec, and from now on belongs to the returned
+ * socket: do not use or close it elsewhere. On failure it is left as it was.
+ *
+ * Throws SocketError `EBADF` (no open descriptor), `ENOTSOCK` (not a socket), `EPROTOTYPE`
+ * (neither stream, datagram nor raw, or not of the `kind` asked), `EAFNOSUPPORT` (a family
+ * other than inet, inet6 and unix); on Windows an unbound socket gives `EINVAL` (Windows does
+ * not tell its family).
+ *
+ * @example
+ * parentPort.on('message', (fd) => serve(adopt(fd, 'tcp')))
+ */
+export function adopt(fd: number, kind: 'tcp'): Tcp
+export function adopt(fd: number, kind: 'udp'): Udp
+export function adopt(fd: number, kind: 'raw'): Raw
+export function adopt(fd: number, kind?: SocketType): Tcp | Udp | Raw
+export function adopt(fd: number, kind?: SocketType): Tcp | Udp | Raw {
+  if (typeof fd !== 'number' || !Number.isInteger(fd)) throw argType('fd', 'an integer descriptor', fd)
+  if (fd < 0 || fd > MAX_FD) throw argRange('fd', `from 0 to ${MAX_FD}`, fd)
+  if (kind !== undefined && kind !== 'tcp' && kind !== 'udp' && kind !== 'raw') throw argValue('kind', "'tcp', 'udp' or 'raw'", kind)
+  const a = native.adopt(fd, kind ?? '')
+  if (a.id < 0) throw errnoException(-a.id, 'adopt')
+  const family = a.family as 'inet' | 'inet6' | 'unix'
+  if (a.kind === 'tcp') return new Tcp(kCreate, 'tcp', family, a.protocol, a.id)
+  if (a.kind === 'udp') return new Udp(kCreate, 'udp', family, a.protocol, a.id)
+  return new Raw(kCreate, 'raw', family, a.protocol, a.id)
+}
