@@ -55,9 +55,11 @@ async function main(): Promise<void> {
   const pool: Worker[] = []
   let port = 0
   for (let i = 0; i < workers; i++) {
-    // The worker runs this same file, so it needs the TypeScript loader too (a worker does not
-    // take over the --import hooks of its parent); compiled to .js it would need no execArgv.
-    const w = new Worker(__filename, { workerData: { port, mode }, execArgv: ['--require', 'tsx/cjs'] })
+    // The worker runs this same file, so it needs the TypeScript loader too: a worker does not
+    // take over its parent's hooks. It starts as a line of CommonJS that loads both, which works
+    // whatever else NODE_OPTIONS imports; compiled to .js, `new Worker(__filename)` would do.
+    const boot = `require('tsx/cjs'); require(${JSON.stringify(__filename)})`
+    const w = new Worker(boot, { eval: true, workerData: { port, mode } })
     pool.push(w)
     ;[port] = (await once(w, 'message')) as [number]
   }
