@@ -8,7 +8,7 @@
  * 10,000 cases by default; SOCKET2_FUZZ_RUNS sets another count. A failure prints fast-check's
  * seed and the shrunk case, which replay with SOCKET2_FUZZ_SEED and SOCKET2_FUZZ_PATH.
  */
-import { closeSync, readdirSync, rmSync } from 'node:fs'
+import { readdirSync, rmSync } from 'node:fs'
 import { constants } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
@@ -294,9 +294,10 @@ class World {
       return
     }
     tally.values++
-    // The descriptor detach gives up is the caller's to close, and its unix socket file with it.
+    // The descriptor detach gives up is the caller's to close, and its unix socket file with it:
+    // through a socket adopting it, the one way that closes a Windows socket handle too.
     if (m.name === 'detach' && typeof v === 'number') {
-      closeSync(v)
+      api.adopt(v).close()
       if (file !== undefined) rmSync(file, { force: true })
     }
     if (m.name === 'poll') this.polled = true

@@ -5,7 +5,7 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { adopt, clock, SocketError, Tcp, tcp, Udp, udp } from 'socket2'
-import { linuxOnly, listener, pair, readAll, within } from './util.ts'
+import { linuxOnly, windows, listener, pair, readAll, within } from './util.ts'
 
 const fixture = fileURLToPath(new URL('./fixtures/handover-worker.mjs', import.meta.url))
 
@@ -95,7 +95,9 @@ test('a udp socket hands over too, its queued datagram included', async (t) => {
 })
 
 test('adopt refuses what is not an open socket with the OS code, and bad arguments with TypeError/RangeError', (t) => {
-  t.throws(() => adopt(0x3fffffff), { instanceOf: SocketError, code: 'EBADF', message: /^adopt EBADF/ })
+  // Winsock has no EBADF for handles: a handle that is no open socket is WSAENOTSOCK.
+  const noDescriptor = windows ? 'ENOTSOCK' : 'EBADF'
+  t.throws(() => adopt(0x3fffffff), { instanceOf: SocketError, code: noDescriptor, message: new RegExp(`^adopt ${noDescriptor}`) })
   const file = openSync(fileURLToPath(import.meta.url), 'r')
   try {
     t.throws(() => adopt(file), { instanceOf: SocketError, code: 'ENOTSOCK' })

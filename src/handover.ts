@@ -23,8 +23,8 @@ const MAX_FD = Number.MAX_SAFE_INTEGER
  *
  * Throws SocketError `EBADF` (no open descriptor), `ENOTSOCK` (not a socket), `EPROTOTYPE`
  * (neither stream, datagram nor raw, or not of the `kind` asked), `EAFNOSUPPORT` (a family
- * other than inet, inet6 and unix); on Windows an unbound socket gives `EINVAL` (Windows does
- * not tell its family).
+ * other than inet, inet6 and unix). Windows tells no bad handle from a handle that is no
+ * socket: both are `ENOTSOCK` there.
  *
  * @example
  * parentPort.on('message', (fd) => serve(adopt(fd, 'tcp')))

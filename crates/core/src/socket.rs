@@ -137,21 +137,18 @@ pub fn open(kind: Kind, family: Family, protocol: i32) -> io::Result<Socket> {
 
 /// Takes over an open socket descriptor (fd on Unix, SOCKET on Windows) that another owner gave
 /// up, such as [`crate::Poller::detach`] in another thread: the socket, made non-blocking and
-/// close-on-exec, with its kind, family and protocol as the OS reports them (`SO_TYPE`,
-/// `getsockname`, `SO_PROTOCOL` where it exists, else 0). When `expected` is given, the socket
-/// must be of that kind.
+/// close-on-exec, with its kind, family and protocol as the OS reports them (`SO_TYPE`;
+/// `getsockname` on Unix, `SO_PROTOCOL_INFOW` on Windows; `SO_PROTOCOL` where it exists, else
+/// 0). When `expected` is given, the socket must be of that kind.
 ///
 /// On success the caller has handed over ownership: the descriptor must not be used or closed
 /// elsewhere. On failure it is left open and untouched (but for close-on-exec).
 ///
 /// # Errors
-/// `EBADF` for a number that is no open descriptor, `ENOTSOCK` for one that is no socket;
+/// `EBADF` for a number that is no open descriptor (Windows: `WSAENOTSOCK`, as for any handle
+/// that is no socket), `ENOTSOCK` for one that is no socket;
 /// `EPROTOTYPE` for a socket that is neither stream, datagram nor raw (`SOCK_SEQPACKET`) or not
 /// of the `expected` kind, `EAFNOSUPPORT` for a family other than inet, inet6 and unix.
-///
-/// # Platforms
-/// On Windows the socket must be bound (Windows does not tell an unbound socket's family):
-/// `WSAEINVAL` otherwise.
 pub fn adopt(fd: i64, expected: Option<Kind>) -> io::Result<(Socket, Kind, Family, i32)> {
   let s = sys::adopt(fd)?;
   match describe(&s, expected).and_then(|d| sys::configure(&s).map(|()| d)) {
@@ -173,7 +170,7 @@ fn describe(s: &Socket, expected: Option<Kind>) -> io::Result<(Kind, Family)> {
     .into_iter()
     .find(|k| k.raw() == ty && expected.map_or(true, |e| e == *k))
     .ok_or_else(|| io::Error::from_raw_os_error(sys::EPROTOTYPE))?;
-  let af = i32::from(s.local_addr()?.domain());
+  let af = sys::family(s)?;
   let family = [Family::Inet, Family::Inet6, Family::Unix]
     .into_iter()
     .find(|f| f.raw() == af)

@@ -362,6 +362,11 @@ pub fn adopt(fd: i64) -> io::Result<Socket> {
   }
 }
 
+/// The address family of `s` (`AF_*`): `getsockname` answers for an unbound socket too.
+pub fn family(s: &Socket) -> io::Result<i32> {
+  Ok(i32::from(s.local_addr()?.domain()))
+}
+
 /// The protocol number of `s` (`SO_PROTOCOL`), 0 where the OS does not tell it.
 pub fn protocol(s: &Socket) -> i32 {
   #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]

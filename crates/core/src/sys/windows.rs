@@ -93,24 +93,37 @@ pub fn int(s: &Socket, level: i32, name: i32) -> io::Result<i32> {
 /// [`int`] on a handle not (yet) owned by a `Socket`: Winsock checks that it is an open socket
 /// (`WSAENOTSOCK`).
 fn int_of(h: RawSocket, level: i32, name: i32) -> io::Result<i32> {
+  getopt(h, level, name, 0)
+}
+
+/// `getsockopt` of a `T` (an integer or a plain C struct), starting from `v`.
+fn getopt<T: Copy>(h: RawSocket, level: i32, name: i32, mut v: T) -> io::Result<T> {
   use windows_sys::Win32::Networking::WinSock::{getsockopt, SOCKET_ERROR};
-  let mut v: i32 = 0;
-  let mut len = std::mem::size_of::<i32>() as i32;
-  // SAFETY: `v` and `len` are live locals of the sizes the call is told; a handle that is not an
-  // open socket is an error Winsock reports, nothing is read or written through it.
-  let r = unsafe {
-    getsockopt(
-      h as usize,
-      level,
-      name,
-      (&mut v as *mut i32).cast(),
-      &mut len,
-    )
-  };
+  let mut len = std::mem::size_of::<T>() as i32;
+  // SAFETY: `v` and `len` are live locals of the size the call is told, and `v` is an
+  // initialised `T` of plain data that any bytes Winsock writes leave valid; a handle that is
+  // not an open socket is an error Winsock reports, nothing is read or written through it.
+  let r = unsafe { getsockopt(h as usize, level, name, (&mut v as *mut T).cast(), &mut len) };
   if r == SOCKET_ERROR {
     return Err(io::Error::last_os_error());
   }
   Ok(v)
+}
+
+/// What Winsock keeps of the socket's making (`SO_PROTOCOL_INFOW`): its family and protocol,
+/// which it tells even of a socket not yet bound (where `getsockname` fails WSAEINVAL).
+fn protocol_info(
+  s: &Socket,
+) -> io::Result<windows_sys::Win32::Networking::WinSock::WSAPROTOCOL_INFOW> {
+  use windows_sys::Win32::Networking::WinSock::SO_PROTOCOL_INFOW;
+  // SAFETY: WSAPROTOCOL_INFOW is integers, a GUID and arrays of u16: all-zero bytes are a value.
+  let zero = unsafe { std::mem::zeroed() };
+  getopt(s.as_raw_socket(), SOL_SOCKET, SO_PROTOCOL_INFOW, zero)
+}
+
+/// The address family of `s` (`AF_*`), bound or not.
+pub fn family(s: &Socket) -> io::Result<i32> {
+  protocol_info(s).map(|i| i.iAddressFamily)
 }
 
 /// None: mio does not expose the IOCP handle behind its `Poll`.
@@ -140,9 +153,9 @@ pub fn adopt(h: i64) -> io::Result<Socket> {
   Ok(unsafe { Socket::from_raw_socket(h) })
 }
 
-/// 0: Windows does not tell a socket's protocol number.
-pub fn protocol(_s: &Socket) -> i32 {
-  0
+/// The protocol number of `s`, 0 where Winsock does not tell it.
+pub fn protocol(s: &Socket) -> i32 {
+  protocol_info(s).map_or(0, |i| i.iProtocol)
 }
 
 pub use windows_sys::Win32::Networking::WinSock::{SOL_SOCKET, SO_ACCEPTCONN};
