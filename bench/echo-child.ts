@@ -35,8 +35,9 @@ async function socket2Server(port: number, shared: boolean): Promise<number> {
 async function socket2Workers(n: number): Promise<number> {
   let port = 0
   for (let i = 0; i < n; i++) {
-    // A worker does not take over the --import hooks of its parent: it loads tsx itself.
-    const w = new Worker(__filename, { workerData: port, execArgv: ['--require', 'tsx/cjs'] })
+    // A worker does not take over its parent's hooks: it boots from a line of CommonJS that
+    // loads tsx and this file, as examples/workers.ts explains.
+    const w = new Worker(`require('tsx/cjs'); require(${JSON.stringify(__filename)})`, { eval: true, workerData: port })
     w.unref()
     ;[port] = (await once(w, 'message')) as [number]
   }

@@ -10,8 +10,15 @@ import { Raw } from './raw'
 import { Tcp } from './tcp'
 import { Udp } from './udp'
 
-/** The largest descriptor number taken: fds and Windows SOCKET handles both fit. */
-const MAX_FD = Number.MAX_SAFE_INTEGER
+/**
+ * Validates a descriptor argument (fd on Unix, SOCKET or HANDLE on Windows): an integer from 0
+ * up to the largest a number holds exactly, where fds and Windows handles both fit.
+ */
+export function descriptor(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw argType(name, 'an integer descriptor', v)
+  if (v < 0 || v > Number.MAX_SAFE_INTEGER) throw argRange(name, `from 0 to ${Number.MAX_SAFE_INTEGER}`, v)
+  return v
+}
 
 /**
  * Makes a socket of an open OS descriptor (fd on Unix, SOCKET on Windows), usually one that
@@ -34,8 +41,7 @@ export function adopt(fd: number, kind: 'udp'): Udp
 export function adopt(fd: number, kind: 'raw'): Raw
 export function adopt(fd: number, kind?: SocketType): Tcp | Udp | Raw
 export function adopt(fd: number, kind?: SocketType): Tcp | Udp | Raw {
-  if (typeof fd !== 'number' || !Number.isInteger(fd)) throw argType('fd', 'an integer descriptor', fd)
-  if (fd < 0 || fd > MAX_FD) throw argRange('fd', `from 0 to ${MAX_FD}`, fd)
+  descriptor('fd', fd)
   if (kind !== undefined && kind !== 'tcp' && kind !== 'udp' && kind !== 'raw') throw argValue('kind', "'tcp', 'udp' or 'raw'", kind)
   const a = native.adopt(fd, kind ?? '')
   if (a.id < 0) throw errnoException(-a.id, 'adopt')

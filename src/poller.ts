@@ -9,7 +9,8 @@
  */
 import { constants } from 'node:os'
 import native from './binding'
-import { argRange, argType, ownError, SocketError } from './errors'
+import { ownError, SocketError } from './errors'
+import { descriptor } from './handover'
 import { pollerMode } from './scheduler'
 
 const ENOTSUP = constants.errno.ENOTSUP
@@ -24,13 +25,6 @@ function wrongPlatform(syscall: string, instead: string): SocketError {
 /** A SocketError `ENOTSUP`: the call applies here, but does not do this. */
 function notSupported(syscall: string, why: string): SocketError {
   return new SocketError(`${syscall} ENOTSUP: ${why}`, 'ENOTSUP', { errno: ENOTSUP, syscall })
-}
-
-/** Validates a descriptor argument. */
-function descriptor(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw argType(name, 'an integer descriptor', v)
-  if (v < 0 || v > Number.MAX_SAFE_INTEGER) throw argRange(name, `from 0 to ${Number.MAX_SAFE_INTEGER}`, v)
-  return v
 }
 
 /**
