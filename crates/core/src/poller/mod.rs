@@ -7,7 +7,8 @@
 //!   clear them, and keeping the OS poller armed (the one place with a platform difference);
 //! - `datagram`: receiving datagrams, two per syscall on Linux;
 //! - `connect`: connecting, and a fresh socket for the next address;
-//! - `source`: where events come from: the OS poller, or a per-socket [`Watcher`] outside it.
+//! - `source`: where events come from: the OS poller, or a per-socket [`Watcher`] outside it;
+//! - `hub`: one OS poller shared by the pollers of several threads.
 //!
 //! A socket is registered with the OS poller only when an operation on it first has to wait:
 //! until then every operation simply tries the syscall. Sockets that never wait never cost an
@@ -15,6 +16,7 @@
 //! registered in that state.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mio::{Events, Poll};
@@ -25,11 +27,13 @@ use crate::{socket, sys};
 
 mod connect;
 mod datagram;
+pub mod hub;
 mod readiness;
 mod slot;
 mod source;
 
 pub use datagram::MAX_BATCH;
+use hub::{Hub, Member, WakeFn};
 use readiness::{after, apply, report};
 pub use readiness::{Bits, EventBits};
 use slot::{id_of, live, slot_of, Live, Slot, GEN_MASK};
@@ -41,7 +45,10 @@ pub use source::{WatchId, Watcher};
 /// watcher outside it.
 #[derive(Debug)]
 pub struct Poller {
+  /// The OS poller, when this poller has one of its own (else it is in `hub`, or outside).
   poll: Option<Poll>,
+  /// This poller's membership of a shared OS poller.
+  hub: Option<Member>,
   source: Source,
   events: Events,
   slots: Vec<Slot>,
@@ -78,7 +85,8 @@ impl Poller {
     let registry = poll.registry().try_clone()?;
     Ok(Poller {
       poll: Some(poll),
-      source: Source::Os(registry),
+      hub: None,
+      source: Source::Os(registry, 0),
       events: Events::with_capacity(capacity),
       slots: Vec::new(),
       free: Vec::new(),
@@ -93,12 +101,74 @@ impl Poller {
   pub fn watched(watcher: Box<dyn Watcher>) -> Poller {
     Poller {
       poll: None,
+      hub: None,
       source: Source::Watcher(watcher),
       events: Events::with_capacity(0),
       slots: Vec::new(),
       free: Vec::new(),
       spare: None,
       batch: true,
+    }
+  }
+
+  /// Makes a poller that shares `hub`'s OS poller with the pollers of other threads; `wake`
+  /// is called, from any thread, when another of them drained events of this one's sockets,
+  /// which its next [`Poller::drain`] takes.
+  ///
+  /// # Errors
+  /// As [`Hub::join`].
+  pub fn shared(hub: &Arc<Hub>, wake: WakeFn) -> io::Result<Poller> {
+    let (member, source) = Poller::member(hub, wake)?;
+    Ok(Poller {
+      poll: None,
+      hub: Some(member),
+      source,
+      events: Events::with_capacity(0),
+      slots: Vec::new(),
+      free: Vec::new(),
+      spare: None,
+      batch: true,
+    })
+  }
+
+  fn member(hub: &Arc<Hub>, wake: WakeFn) -> io::Result<(Member, Source)> {
+    let mut m = hub.join(wake)?;
+    let registry = m
+      .registry()
+      .ok_or_else(|| io::Error::other("a member's registry is taken once"))?;
+    let tag = m.tag();
+    Ok((m, Source::Os(registry, tag)))
+  }
+
+  /// Moves a shared poller with no open socket to another hub, leaving its own (whose OS
+  /// poller closes with its last member: stop watching its descriptor first). Ids of sockets
+  /// closed before stay refused.
+  ///
+  /// # Errors
+  /// `EBUSY` while a socket is open; `EINVAL` for a poller that is not shared; as [`Hub::join`].
+  pub fn join(&mut self, hub: &Arc<Hub>, wake: WakeFn) -> Result<(), i32> {
+    if self.hub.is_none() {
+      return Err(-sys::EINVAL);
+    }
+    if !self.is_empty() {
+      return Err(-sys::EBUSY);
+    }
+    let (member, source) = Poller::member(hub, wake).map_err(|e| -errno_of(&e))?;
+    self.source = source;
+    self.hub = Some(member);
+    Ok(())
+  }
+
+  /// The hub this poller shares, if it does.
+  pub fn hub(&self) -> Option<&Arc<Hub>> {
+    self.hub.as_ref().map(Member::hub)
+  }
+
+  /// Stops taking part in its hub's routing, for a thread going away before its poller: the
+  /// wake function is never called once this returns.
+  pub fn leave(&mut self) {
+    if let Some(m) = self.hub.as_mut() {
+      m.leave();
     }
   }
 
@@ -113,7 +183,10 @@ impl Poller {
   /// caller to see; `None` where there is none to give: on Windows (mio does not expose its
   /// IOCP handle), for a [`Poller::watched`] one, and after [`Poller::take_poll`].
   pub fn fd(&self) -> Option<i64> {
-    self.poll.as_ref().and_then(sys::poll_fd)
+    match &self.hub {
+      Some(m) => m.hub().fd(),
+      None => self.poll.as_ref().and_then(sys::poll_fd),
+    }
   }
 
   /// Adds a socket made as `origin` says.
@@ -314,6 +387,9 @@ impl Poller {
   /// The OS error of `epoll_wait`/`kevent` (EINTR is reported as 0 events), or `EBADF`
   /// after [`Poller::take_poll`].
   pub fn drain(&mut self, timeout: Option<Duration>, out: &mut [i32]) -> io::Result<usize> {
+    if self.hub.is_some() {
+      return self.drain_shared(timeout, out);
+    }
     let Some(poll) = self.poll.as_mut() else {
       return Err(io::Error::from_raw_os_error(sys::EBADF));
     };
@@ -340,6 +416,30 @@ impl Poller {
   }
 }
 
+impl Poller {
+  /// [`Poller::drain`] of a shared poller: the events other members routed here first, and
+  /// only when there were none, the OS poller's (routing the others' on).
+  fn drain_shared(&mut self, timeout: Option<Duration>, out: &mut [i32]) -> io::Result<usize> {
+    let Some(m) = self.hub.as_mut() else {
+      return Ok(0);
+    };
+    m.take_mail(out.len() / 2);
+    if m.mine().is_empty() {
+      m.poll(timeout)?;
+    }
+    let mut n = 0;
+    let taken = m
+      .mine()
+      .iter()
+      .take_while(|&&(token, e)| report(&mut self.slots, &mut self.source, token, e, out, &mut n))
+      .count();
+    if taken < m.mine().len() {
+      m.put_back(taken);
+    }
+    Ok(n)
+  }
+}
+
 impl Drop for Poller {
   /// Releases every socket's registration before the socket closes, as [`Poller::remove`]
   /// does: a watcher's handle must not outlive its socket.
@@ -357,6 +457,7 @@ mod tests {
   use super::*;
   use crate::socket::{open, Family, Kind};
   use std::net::SocketAddr;
+  use std::sync::Arc;
 
   const TCP: Origin = Origin {
     kind: Kind::Tcp,
@@ -825,6 +926,198 @@ mod tests {
       armed.borrow()[0].is_none(),
       "a closed socket is unwatched first"
     );
+  }
+
+  /// A wake function counting its calls.
+  fn counter() -> (hub::WakeFn, Arc<std::sync::atomic::AtomicUsize>) {
+    let n = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let m = n.clone();
+    let wake = Box::new(move || {
+      m.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    });
+    (wake, n)
+  }
+
+  #[cfg(unix)]
+  #[test]
+  fn a_shared_pollers_event_reaches_its_owner_only_whoever_drains() {
+    let hub = Hub::new(64).unwrap();
+    let (wa, woke_a) = counter();
+    let (wb, woke_b) = counter();
+    let mut a = Poller::shared(&hub, wa).unwrap();
+    let mut b = Poller::shared(&hub, wb).unwrap();
+    assert_eq!(a.fd(), b.fd());
+    assert_eq!(
+      Hub::find(a.fd().unwrap()).map(|h| Arc::ptr_eq(&h, &hub)),
+      Some(true)
+    );
+    let (_l, c, s) = pair(&mut b);
+    let mut buf = [0u8; 8];
+    assert_eq!(b.recv(s, &mut buf), WOULD_BLOCK);
+    while !b
+      .drain(Some(Duration::ZERO), &mut [0; 64])
+      .is_ok_and(|n| n == 0)
+    {}
+    assert_eq!(b.send(c, b"ping"), 4);
+    let before = hub.stats();
+    // `a` drains the OS poller: the event is `b`'s, so `a` reports nothing and wakes `b`.
+    let mut out = [0i32; 64];
+    let mut n = 0;
+    for _ in 0..100 {
+      n = a.drain(Some(Duration::from_millis(50)), &mut out).unwrap();
+      if hub.stats().routed > before.routed {
+        break;
+      }
+    }
+    assert_eq!(n, 0);
+    assert_eq!(woke_b.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(woke_a.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // `b` takes it from its mailbox, once.
+    let n = b.drain(Some(Duration::ZERO), &mut out).unwrap();
+    assert!(out[..2 * n]
+      .chunks(2)
+      .any(|e| e[0] as u32 == s & INDEX_MASK && e[1] & Bits::READ != 0));
+    assert_eq!(b.recv(s, &mut buf), 4);
+    assert_eq!(a.drain(Some(Duration::ZERO), &mut out).unwrap(), 0);
+    // A member that left gets nothing and is not woken: its events are dropped.
+    b.leave();
+    assert_eq!(b.send(c, b"more"), 4);
+    let dropped = hub.stats().dropped;
+    for _ in 0..100 {
+      a.drain(Some(Duration::from_millis(50)), &mut out).unwrap();
+      if hub.stats().dropped > dropped {
+        break;
+      }
+    }
+    assert!(hub.stats().dropped > dropped);
+    assert_eq!(woke_b.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(hub.members(), 1);
+  }
+
+  #[cfg(unix)]
+  #[test]
+  fn a_shared_poller_moves_to_another_hub_only_with_no_socket_open_and_its_hub_outlives_its_maker()
+  {
+    let first = Hub::new(8).unwrap();
+    let (w, _) = counter();
+    let mut p = Poller::shared(&first, w).unwrap();
+    let old_fd = p.fd().unwrap();
+    let a = p.insert(open(Kind::Udp, Family::Inet, 0).unwrap(), UDP);
+    let second = Hub::new(8).unwrap();
+    let (w, _) = counter();
+    assert_eq!(p.join(&second, w), Err(-sys::EBUSY));
+    assert!(p.remove(a).is_some());
+    drop(first);
+    let (w, _) = counter();
+    assert_eq!(p.join(&second, w), Ok(()));
+    assert_eq!(p.fd(), second.fd());
+    assert!(
+      Hub::find(old_fd).is_none() || old_fd == second.fd().unwrap(),
+      "the first hub closed with its last member"
+    );
+    // The id of the socket closed before stays refused after the move.
+    let b = p.insert(open(Kind::Udp, Family::Inet, 0).unwrap(), UDP);
+    assert_ne!(a, b);
+    assert_eq!(p.send(a, b"x"), -sys::EBADF);
+    let (w, _) = counter();
+    assert_eq!(Poller::new(8).unwrap().join(&second, w), Err(-sys::EINVAL));
+    // The maker of a hub can go first: the others keep polling it.
+    let maker = second.clone();
+    drop(second);
+    let (w, _) = counter();
+    let mut q = Poller::shared(&maker, w).unwrap();
+    drop(p);
+    drop(maker);
+    let (_l, c, s) = pair(&mut q);
+    let mut buf = [0u8; 8];
+    assert_eq!(q.recv(s, &mut buf), WOULD_BLOCK);
+    assert_eq!(q.send(c, b"hi"), 2);
+    while q.recv(s, &mut buf) == WOULD_BLOCK {
+      wait(&mut q);
+    }
+  }
+
+  /// `threads` threads sharing one OS poller, each running `rounds` checked round trips with
+  /// a blocking echo thread of its own and waking on its own condition; the hub's counts.
+  #[cfg(unix)]
+  fn shared_echoes(threads: usize, rounds: usize) -> hub::HubStats {
+    use std::io::{Read, Write};
+    use std::sync::{Condvar, Mutex};
+    let hub = Hub::new(64).unwrap();
+    let workers: Vec<_> = (0..threads)
+      .map(|t| {
+        let hub = hub.clone();
+        std::thread::spawn(move || {
+          let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+          let to: SockAddr = l.local_addr().unwrap().into();
+          let echo = std::thread::spawn(move || {
+            let (mut e, _) = l.accept().unwrap();
+            let mut buf = [0u8; 64];
+            loop {
+              match e.read(&mut buf).unwrap() {
+                0 => break,
+                n => e.write_all(&buf[..n]).unwrap(),
+              }
+            }
+          });
+          let bell = Arc::new((Mutex::new(false), Condvar::new()));
+          let ring = bell.clone();
+          let wake = Box::new(move || {
+            *ring.0.lock().unwrap() = true;
+            ring.1.notify_one();
+          });
+          let mut p = Poller::shared(&hub, wake).unwrap();
+          let c = p.insert(open(Kind::Tcp, Family::Inet, 0).unwrap(), TCP);
+          let mut out = [0i32; 128];
+          // Drains without sleeping on the OS poller: what another thread drained comes back
+          // through the mailbox and its wake function only.
+          let mut wait = |p: &mut Poller| {
+            if p.drain(Some(Duration::ZERO), &mut out).unwrap() == 0 {
+              let g = bell.0.lock().unwrap();
+              let (mut g, _) = bell
+                .1
+                .wait_timeout_while(g, Duration::from_millis(2), |r| !*r)
+                .unwrap();
+              *g = false;
+            }
+          };
+          let mut r = p.connect(c, &to);
+          while r == WOULD_BLOCK {
+            wait(&mut p);
+            r = p.finish_connect(c);
+          }
+          assert_eq!(r, 0);
+          for i in 0..rounds {
+            let msg = format!("{t}:{i}");
+            assert_eq!(p.send(c, msg.as_bytes()), msg.len() as i32);
+            let mut got = Vec::new();
+            let mut buf = [0u8; 64];
+            while got.len() < msg.len() {
+              match p.recv(c, &mut buf[..msg.len() - got.len()]) {
+                WOULD_BLOCK => wait(&mut p),
+                n => got.extend_from_slice(&buf[..usize::try_from(n).unwrap()]),
+              }
+            }
+            assert_eq!(got, msg.as_bytes());
+          }
+          drop(p);
+          echo.join().unwrap();
+        })
+      })
+      .collect();
+    for w in workers {
+      w.join().unwrap();
+    }
+    hub.stats()
+  }
+
+  #[cfg(unix)]
+  #[test]
+  fn four_threads_sharing_one_os_poller_each_get_their_own_events() {
+    let s = shared_echoes(4, 2000);
+    // Most round trips waited for an event; many were drained by another thread.
+    assert!(s.routed > 0, "{s:?}");
+    assert_eq!(s.dropped, 0);
   }
 
   #[test]

@@ -61,8 +61,9 @@ pub trait Watcher: std::fmt::Debug {
 /// The poller's source of events.
 #[derive(Debug)]
 pub(super) enum Source {
-  /// The OS poller, through a clone of its registry.
-  Os(Registry),
+  /// The OS poller, through a clone of its registry, and the bits every token carries above
+  /// the socket's id (its owner's, where threads share the OS poller: see [`super::hub`]).
+  Os(Registry, usize),
   /// A watcher outside the poller.
   Watcher(Box<dyn Watcher>),
 }
@@ -86,13 +87,13 @@ impl Source {
   ) -> io::Result<()> {
     // The token is the whole id, generation included, so a late event of a closed socket is
     // told apart from the socket that reuses its slot.
-    let token = Token(id as usize);
     match (self, reg.as_mut()) {
-      (Source::Os(r), None) => {
+      (Source::Os(r, tag), None) => {
+        let token = Token(id as usize | *tag);
         *reg = Some(Reg::Os(sys::register(r, sock, token, wanted)?));
         Ok(())
       }
-      (Source::Os(r), Some(Reg::Os(g))) => sys::rearm(r, g, token, wanted),
+      (Source::Os(r, tag), Some(Reg::Os(g))) => sys::rearm(r, g, Token(id as usize | *tag), wanted),
       (Source::Watcher(w), None) => {
         let g = w.watch(sock, id)?;
         let armed = w.arm(&g, wanted);
@@ -135,7 +136,7 @@ impl Source {
   /// it stays open for another poller (detached).
   pub fn release(&mut self, reg: Reg, sock: &Socket, closing: bool) {
     match (self, reg) {
-      (Source::Os(r), Reg::Os(g)) => sys::deregister(r, sock, g, closing),
+      (Source::Os(r, _), Reg::Os(g)) => sys::deregister(r, sock, g, closing),
       (Source::Watcher(w), Reg::Watched(g)) => w.unwatch(g),
       _ => unreachable!("a socket's registration comes from its poller's source"),
     }

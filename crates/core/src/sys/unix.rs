@@ -11,7 +11,7 @@ use crate::poller::EventBits;
 
 #[allow(unused_imports)] // the contract's full set; not every one is used on every platform
 pub use libc::{
-  EAFNOSUPPORT, EAGAIN, EBADF, EBUSY, ECONNREFUSED, EFAULT, EINPROGRESS, EINVAL, ENOTCONN,
+  EAFNOSUPPORT, EAGAIN, EBADF, EBUSY, ECONNREFUSED, EFAULT, EINPROGRESS, EINVAL, ENOTCONN, ENOTSUP,
   EPROTOTYPE,
 };
 

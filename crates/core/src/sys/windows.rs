@@ -22,6 +22,7 @@ pub const ENOTCONN: i32 = 10057; // WSAENOTCONN
 /// Winsock has no EBUSY; the C runtime's number, which JavaScript names the same.
 pub const EBUSY: i32 = 16;
 pub const EPROTOTYPE: i32 = 10041; // WSAEPROTOTYPE
+pub const ENOTSUP: i32 = 10045; // WSAEOPNOTSUPP
 const WSAEDESTADDRREQ: i32 = 10039;
 
 /// Windows reports a family mismatch as WSAHOST_NOT_FOUND (EAI_NONAME) and has no code of its
