@@ -171,6 +171,13 @@ export declare function getopt(id: number, name: string): OptValue
 export declare function getoptText(id: number, name: string): OptText
 
 /**
+ * The threads sharing this thread's OS poller and its routing counts (see `HubStats`):
+ * `[threads, kept, routed, dropped]`, or empty where the poller is no hub's (`uvpoll`,
+ * `thread`).
+ */
+export declare function hubStats(): Array<number>
+
+/**
  * Sets up this environment's poller and hooks it to the loop. `dispatch(count)` is called
  * with the number of `[index, bits]` pairs written to `events`; `control` is the shared
  * `[waiters, refed, inDispatch]` array; `mode` is `'uv'` (the loop polls the poller's fd;
@@ -288,6 +295,14 @@ export declare function setopt(id: number, name: string, value: number): number
 
 /** Sets a text-valued option (device or algorithm name, address, multicast membership). */
 export declare function setoptText(id: number, name: string, value: string): number
+
+/**
+ * Makes this thread's poller share the OS poller whose descriptor is `fd` (another thread's,
+ * from `pollerFd`): 0, or `-errno`: EINVAL when `fd` is no poller of this process, EBUSY while
+ * a socket of this thread is open, ENOTSUP where the loop does not poll an OS poller (the
+ * `uvpoll` and `thread` modes). Its own OS poller closes when no other thread shares it.
+ */
+export declare function share(fd: number): number
 
 /** `shutdown(2)`: `how` is `'r'`, `'w'` or `'rw'`. */
 export declare function shutdown(id: number, how: string): number

@@ -2,38 +2,15 @@
  * The thread's kernel poller: `epollFd()` (epoll on Linux, kqueue on macOS), `iocp()` (Windows),
  * and their errors where they do not apply.
  */
-import { once } from 'node:events'
 import { readlinkSync } from 'node:fs'
-import { Worker } from 'node:worker_threads'
 import { epollFd, iocp, SocketError } from 'socket2'
-import { linuxOnly, onlyOn, windows, within } from './util.ts'
-
-const uvpoll = process.env.SOCKET2_POLLER === 'uvpoll'
+import { linuxOnly, onlyOn, windows } from './util.ts'
 
 linuxOnly('the descriptor is an epoll instance there')('epollFd() is this thread\'s epoll fd, the same at every call', (t) => {
   const fd = epollFd()
   t.is(epollFd(), fd)
   t.is(readlinkSync(`/proc/self/fd/${fd}`), 'anon_inode:[eventpoll]')
   t.is(epollFd(fd), fd)
-})
-
-onlyOn(!windows && !uvpoll, 'Windows has no epoll or kqueue fd; uvpoll has no poller fd')('a Worker has a poller of its own: epollFd(main\'s fd) there throws ENOTSUP, not sharing silently', async (t) => {
-  const main = epollFd()
-  const w = new Worker(
-    `const { parentPort, workerData } = require('node:worker_threads')
-     const { epollFd } = require(workerData.entry)
-     let shared
-     try { epollFd(workerData.main); shared = 'shared' } catch (e) { shared = e.code + ' ' + e.name }
-     parentPort.postMessage([epollFd(), shared])`,
-    { eval: true, workerData: { main, entry: require.resolve('socket2') } },
-  )
-  try {
-    const [[own, shared]] = (await within(once(w, 'message'), 10_000)) as [[number, string]]
-    t.not(own, main)
-    t.is(shared, 'ENOTSUP SocketError')
-  } finally {
-    await w.terminate()
-  }
 })
 
 onlyOn(!windows, 'the call applies on Windows')('iocp() outside Windows throws ERR_SOCKET_UNSUPPORTED_PLATFORM naming the platform', (t) => {

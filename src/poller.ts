@@ -1,15 +1,17 @@
 /**
  * The calling thread's kernel poller (epoll on Linux, kqueue on macOS, IOCP on Windows), as the
- * seed's `socket.epoll_fd()` and `socket.iocp()` give it.
+ * seed's `socket.epoll_fd()` and `socket.iocp()` give it, and sharing one between threads.
  *
- * Each thread (the main thread and every Worker) has a poller of its own. Sharing one between
- * threads (`epollFd(fd)` in a Worker) is not implemented: it throws `ENOTSUP`. To spread
- * connections over threads, listen in each with `so_reuseport` (Linux), or accept in one and
- * hand each connection over with `detach()` and `adopt()`.
+ * Each thread (the main thread and every Worker) starts with a poller of its own. A Worker that
+ * calls `epollFd(fd)` with another thread's descriptor, before it opens a socket, waits on that
+ * poller instead: its sockets are registered there, and their events still reach this thread
+ * only. Whichever sharing thread's loop finds the poller ready drains it, keeps its own events,
+ * and hands each other one to its owner's mailbox, waking that thread's loop (`stats().poller`
+ * counts them).
  */
 import { constants } from 'node:os'
 import native from './binding'
-import { ownError, SocketError } from './errors'
+import { errnoException, ownError, SocketError } from './errors'
 import { descriptor } from './handover'
 import { pollerMode } from './scheduler'
 
@@ -27,29 +29,51 @@ function notSupported(syscall: string, why: string): SocketError {
   return new SocketError(`${syscall} ENOTSUP: ${why}`, 'ENOTSUP', { errno: ENOTSUP, syscall })
 }
 
+/** What `native.share` refuses with, and why, by errno name. */
+const refusals: Record<string, string> = {
+  EINVAL: 'not the poller descriptor of a thread of this process (see epollFd())',
+  EBUSY: 'this thread has sockets open: share a poller before the first socket',
+}
+
 /**
  * The calling thread's poller descriptor: the epoll fd on Linux, the kqueue fd on macOS and the
- * BSDs (under this same name). It is for inspection and interop; it closes with its thread, so
- * do not close it yourself.
+ * BSDs (under this same name). It closes when no thread uses it any more, so do not close it
+ * yourself.
  *
- * `epollFd(fd)` with the thread's own poller returns it; with another thread's, it throws
- * SocketError `ENOTSUP`: sharing one poller between threads is not implemented (see the module
- * documentation for what to do instead).
+ * `epollFd(fd)`, with the descriptor another thread of this process got from `epollFd()`,
+ * makes the calling thread share that poller (the seed's `epoll_fd(fd)`) and returns `fd`. Call
+ * it before the thread opens a socket (with none open). From then on the thread's sockets
+ * are registered with the shared poller; their events reach this thread and no other, whichever
+ * thread's loop drained them; a thread that ends takes its sockets out; the thread that made the
+ * poller may end first. Sharing makes one kernel object for all threads, and costs a hop for
+ * events that another thread drained (a `uv_async` wake-up of the owner's loop).
  *
- * Throws SocketError `ERR_SOCKET_UNSUPPORTED_PLATFORM` on Windows (see `iocp()`), and `ENOTSUP`
- * where the thread has no poller descriptor (`SOCKET2_POLLER=uvpoll`, where the loop watches
- * each socket itself).
+ * Throws SocketError `EINVAL` for a descriptor that is no thread's poller, `EBUSY` while this
+ * thread has sockets open, `ERR_SOCKET_UNSUPPORTED_PLATFORM` on Windows (see `iocp()`), and
+ * `ENOTSUP` where the thread has no poller descriptor (`SOCKET2_POLLER=uvpoll` or `thread`,
+ * where the loop watches each socket itself or a thread waits on the poller).
  *
  * @example
- * const fd = epollFd()   // e.g. 23, the same number for every call in this thread
+ * // main thread
+ * new Worker(file, { workerData: { poller: epollFd() } })
+ * // the worker, before its first socket
+ * epollFd(workerData.poller)
  */
 export function epollFd(fd?: number): number {
   if (process.platform === 'win32') throw wrongPlatform('epollFd', 'its poller is an IOCP, see iocp()')
   const asked = fd === undefined ? undefined : descriptor('fd', fd)
   const own = native.pollerFd()
   if (own < 0) throw notSupported('epoll_fd', `this thread has no poller descriptor (SOCKET2_POLLER=${pollerMode} watches each socket itself)`)
-  if (asked !== undefined && asked !== own) throw notSupported('epoll_fd', 'sharing one poller between threads is not implemented; spread sockets with so_reuseport, or hand them over with detach() and adopt()')
-  return own
+  if (asked === undefined || asked === own) return own
+  const r = native.share(asked)
+  if (r === -ENOTSUP) throw notSupported('epoll_fd', `a poller thread waits on this thread's poller (SOCKET2_POLLER=${pollerMode}): it is not shared`)
+  if (r < 0) {
+    const e = errnoException(-r, 'epoll_fd')
+    const why = refusals[e.code]
+    if (why !== undefined) e.message = `epoll_fd ${e.code}: ${why}`
+    throw e
+  }
+  return asked
 }
 
 /**

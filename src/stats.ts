@@ -3,6 +3,7 @@
  * The modules that do the work bump them in place, so keeping them costs an increment and
  * reading them allocates one small object.
  */
+import native from './binding'
 import { pendingTimers } from './timers'
 
 /** @internal Bumped by socket.ts (sockets) and scheduler.ts (the rest). */
@@ -31,6 +32,14 @@ export interface Stats {
   wakeups: number
   /** Event batches dispatched since then (a wake-up may chain several). */
   dispatches: number
+  /**
+   * The kernel poller this thread waits on (absent where the event loop watches each socket
+   * itself: `SOCKET2_POLLER=uvpoll` or `thread`). Its events since it was made, whichever
+   * thread drained them: `kept` by the thread that drained them (its own), `routed` to the
+   * thread that owns their socket (threads sharing it with `epollFd(fd)`), `dropped` because
+   * that thread had gone.
+   */
+  poller?: { threads: number; kept: number; routed: number; dropped: number }
 }
 
 /**
@@ -43,11 +52,14 @@ export interface Stats {
  */
 export function stats(): Stats {
   const c = counters
-  return {
+  const s: Stats = {
     sockets: c.sockets,
     waiting: { read: c.read, write: c.write },
     timers: pendingTimers(),
     wakeups: c.wakeups,
     dispatches: c.dispatches,
   }
+  const [threads, kept, routed, dropped] = native.hubStats()
+  if (threads !== undefined) s.poller = { threads, kept, routed, dropped }
+  return s
 }

@@ -15,6 +15,12 @@ pub const EBADF: Errno = crate::sys::EBADF;
 /// `EINVAL`: an argument the OS (or this crate) refuses.
 pub const EINVAL: Errno = crate::sys::EINVAL;
 
+/// `EBUSY`: a resource in use (a poller with open sockets asked to move).
+pub const EBUSY: Errno = crate::sys::EBUSY;
+
+/// `ENOTSUP` (`WSAEOPNOTSUPP` on Windows): not supported here.
+pub const ENOTSUP: Errno = crate::sys::ENOTSUP;
+
 /// `EFAULT`: a byte range its buffer does not hold (the kernel's word for a bad buffer).
 pub const EFAULT: Errno = crate::sys::EFAULT;
 

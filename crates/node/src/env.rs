@@ -24,12 +24,16 @@ use std::time::{Duration, Instant};
 use napi::bindgen_prelude::*;
 use napi::{sys, Env, JsValue, Unknown};
 use napi_derive::napi;
-use socket2_core::Poller;
+#[cfg(unix)]
+use socket2_core::poller::hub::Hub;
+use socket2_core::{error as errno, Poller};
 
+#[cfg(unix)]
+use crate::wake_mail::Bell;
 use crate::wake_socket::SocketWake;
 use crate::wake_thread::ThreadWake;
 #[cfg(unix)]
-use crate::wake_uv::UvWake;
+use crate::wake_uv::{poller_fd as fd_of, UvWake};
 
 /// Control array slots shared with JavaScript.
 const WAITERS: usize = 0;
@@ -79,9 +83,10 @@ pub struct Reactor {
 
 /// Where events come from.
 enum Wake {
-  /// The loop polls the poller's fd.
+  /// The loop polls the poller's fd; the bell rings for events another thread sharing the OS
+  /// poller drained for this one.
   #[cfg(unix)]
-  Uv(UvWake),
+  Uv(UvWake, Bell),
   /// The loop polls each socket.
   Socket(SocketWake),
   /// A thread polls and wakes the loop.
@@ -204,13 +209,32 @@ pub fn init(
   if ev_len < 2 || ctl_len < CONTROL_LEN {
     return Err(Error::new(Status::InvalidArg, "arrays are too short"));
   }
-  let (mut poller, watched) = if mode == "uvpoll" {
-    let (p, shared) = crate::wake_socket::poller(&env)?;
-    (p, Some(shared))
-  } else {
-    let p = Poller::new(EVENT_CAPACITY.min(ev_len / 2))
-      .map_err(|e| Error::new(Status::GenericFailure, format!("poller: {e}")))?;
-    (p, None)
+  let capacity = EVENT_CAPACITY.min(ev_len / 2);
+  let poller_error = |e: std::io::Error| Error::new(Status::GenericFailure, format!("poller: {e}"));
+  #[cfg(unix)]
+  let mut bell = None;
+  let (mut poller, watched) = match mode.as_str() {
+    "uvpoll" => {
+      let (p, shared) = crate::wake_socket::poller(&env)?;
+      (p, Some(shared))
+    }
+    // A poller of a hub of its own, which other threads may join (`share`).
+    #[cfg(unix)]
+    "uv" => {
+      let b = Bell::start(&env)?;
+      let p = Hub::new(capacity).and_then(|hub| Poller::shared(&hub, b.rope()));
+      match p {
+        Ok(p) => {
+          bell = Some(b);
+          (p, None)
+        }
+        Err(e) => {
+          b.stop();
+          return Err(poller_error(e));
+        }
+      }
+    }
+    _ => (Poller::new(capacity).map_err(poller_error)?, None),
   };
 
   let mut resource = ptr::null_mut();
@@ -243,7 +267,18 @@ pub fn init(
   // whose poller is dropped on the error path).
   let wake = match (mode.as_str(), watched) {
     #[cfg(unix)]
-    ("uv", _) => UvWake::start(&env, &poller).map(Wake::Uv),
+    ("uv", _) => match bell.take() {
+      Some(b) => match fd_of(&poller).and_then(|fd| UvWake::start(&env, fd)) {
+        Ok(w) => Ok(Wake::Uv(w, b)),
+        Err(e) => {
+          // Out of the hub before the bell goes: nothing rings it after.
+          poller.leave();
+          b.stop();
+          Err(e)
+        }
+      },
+      None => Err(Error::new(Status::GenericFailure, "no bell")),
+    },
     ("uvpoll", Some(shared)) => SocketWake::start(&env, shared).map(Wake::Socket),
     ("thread", _) => ThreadWake::start(raw, &mut poller).map(Wake::Thread),
     _ => Err(Error::new(
@@ -268,7 +303,7 @@ pub fn init(
   unsafe { *ctl.add(REFED) = 0 };
   let failed = match &wake {
     #[cfg(unix)]
-    Wake::Uv(w) => w.failed,
+    Wake::Uv(w, _) => w.failed,
     Wake::Socket(_) | Wake::Thread(_) => 0,
   };
 
@@ -317,7 +352,7 @@ impl Reactor {
     if want != self.refed {
       match &self.wake {
         #[cfg(unix)]
-        Wake::Uv(w) => w.set_ref(want),
+        Wake::Uv(w, _) => w.set_ref(want),
         Wake::Socket(w) => w.set_ref(want),
         Wake::Thread(w) => w.set_ref(self.env, want),
       }
@@ -334,7 +369,7 @@ impl Reactor {
     let out = unsafe { std::slice::from_raw_parts_mut(self.events, self.events_len) };
     let r = match &self.wake {
       #[cfg(unix)]
-      Wake::Uv(w) => w.drain(&mut self.poller, out),
+      Wake::Uv(w, _) => w.drain(&mut self.poller, out),
       Wake::Socket(w) => Ok(w.drain(&mut self.poller, out)),
       Wake::Thread(w) => w.drain(&mut self.poller, out),
     };
@@ -358,7 +393,7 @@ impl Reactor {
     }
     self.failure_told = true;
     #[cfg(unix)]
-    if let Wake::Uv(w) = &self.wake {
+    if let Wake::Uv(w, _) = &self.wake {
       w.pause();
     }
     Some(self.failed)
@@ -379,7 +414,7 @@ impl Reactor {
     match &self.wake {
       // The uv handles stay armed: libuv polls at every loop iteration.
       #[cfg(unix)]
-      Wake::Uv(_) => {}
+      Wake::Uv(..) => {}
       Wake::Socket(_) => {}
       Wake::Thread(w) => w.rearm(),
     }
@@ -440,6 +475,83 @@ pub fn redrain(env: sys::napi_env) -> i32 {
     drain_once(r)
   })
   .unwrap_or(0)
+}
+
+/// Makes this thread's poller share the OS poller whose descriptor is `fd` (another thread's,
+/// from `pollerFd`): 0, or `-errno`: EINVAL when `fd` is no poller of this process, EBUSY while
+/// a socket of this thread is open, ENOTSUP where the loop does not poll an OS poller (the
+/// `uvpoll` and `thread` modes). Its own OS poller closes when no other thread shares it.
+#[napi]
+pub fn share(env: Env, fd: i64) -> i32 {
+  #[cfg(unix)]
+  let r = with(env.raw(), |r| r.share(&env, fd));
+  #[cfg(not(unix))]
+  let r = {
+    let _ = (env, fd);
+    None
+  };
+  r.unwrap_or(-errno::ENOTSUP)
+}
+
+#[cfg(unix)]
+impl Reactor {
+  fn share(&mut self, env: &Env, fd: i64) -> i32 {
+    let Wake::Uv(w, bell) = &mut self.wake else {
+      return -errno::ENOTSUP;
+    };
+    if self.poller_fd == Some(fd) {
+      return 0;
+    }
+    let Some(hub) = Hub::find(fd) else {
+      return -errno::EINVAL;
+    };
+    if !self.poller.is_empty() {
+      return -errno::EBUSY;
+    }
+    let member = match hub.join(bell.rope()) {
+      Ok(m) => m,
+      Err(e) => return -socket2_core::errno_of(&e),
+    };
+    // Watch the new descriptor before the old one can close with its hub.
+    let fresh = match UvWake::try_start(env, fd as std::os::raw::c_int) {
+      Ok(f) => f,
+      Err(e) => return -e,
+    };
+    match self.poller.rehome(member) {
+      Ok(old) => {
+        fresh.set_ref(self.refed);
+        let failed = fresh.failed;
+        // The old descriptor leaves the loop here, before it can close with `old`.
+        std::mem::replace(w, fresh).stop(ptr::null_mut());
+        drop(old);
+        self.poller_fd = Some(fd);
+        if failed != 0 {
+          self.fail(failed);
+        }
+        0
+      }
+      Err((errno, member)) => {
+        drop(member);
+        fresh.stop(ptr::null_mut());
+        errno
+      }
+    }
+  }
+}
+
+/// The threads sharing this thread's OS poller and its routing counts (see `HubStats`):
+/// `[threads, kept, routed, dropped]`, or empty where the poller is no hub's (`uvpoll`,
+/// `thread`).
+#[napi(js_name = "hubStats")]
+pub fn hub_stats(env: Env) -> Vec<f64> {
+  with(env.raw(), |r| {
+    r.poller.hub().map(|h| {
+      let s = h.stats();
+      vec![h.members() as f64, s.kept as f64, s.routed as f64, s.dropped as f64]
+    })
+  })
+  .flatten()
+  .unwrap_or_default()
 }
 
 /// This thread's OS poller descriptor (epoll/kqueue fd), or -1 where it has none (see
@@ -510,9 +622,13 @@ unsafe extern "C" fn on_cleanup(
     return;
   };
   // The uv handles' close callbacks remove the hook; the thread is done once joined.
+  let mut r = r;
   let done = match r.wake {
     #[cfg(unix)]
-    Wake::Uv(w) => {
+    Wake::Uv(w, bell) => {
+      // Out of the hub first: no other thread rings the bell once it is closed.
+      r.poller.leave();
+      bell.stop();
       w.stop(hook);
       None
     }

@@ -19,6 +19,9 @@ mod env;
 mod hot;
 mod socket;
 mod uv;
+// A thread sharing its OS poller is woken for events that another thread drained.
+#[cfg(unix)]
+mod wake_mail;
 mod wake_socket;
 mod wake_thread;
 // The loop polls the poller's epoll/kqueue fd: Windows's IOCP has no fd to give it.

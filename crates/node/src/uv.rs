@@ -11,6 +11,8 @@
 
 use std::os::raw::{c_int, c_void};
 
+/// `UV_ASYNC` in `uv_handle_type`.
+pub const UV_ASYNC: c_int = 1;
 /// `UV_CHECK` in `uv_handle_type`.
 pub const UV_CHECK: c_int = 2;
 /// `UV_POLL` in `uv_handle_type`.
@@ -29,6 +31,7 @@ pub type OsSock = usize;
 
 pub type PollCb = extern "C" fn(handle: *mut c_void, status: c_int, events: c_int);
 pub type CheckCb = extern "C" fn(handle: *mut c_void);
+pub type AsyncCb = extern "C" fn(handle: *mut c_void);
 pub type CloseCb = extern "C" fn(handle: *mut c_void);
 
 /// Declares the functions: `extern` on Unix; on Windows, wrappers calling through a table
@@ -92,6 +95,8 @@ libuv! {
   fn uv_poll_stop(handle: *mut c_void) -> c_int;
   fn uv_check_init(lp: *mut c_void, handle: *mut c_void) -> c_int;
   fn uv_check_start(handle: *mut c_void, cb: CheckCb) -> c_int;
+  fn uv_async_init(lp: *mut c_void, handle: *mut c_void, cb: AsyncCb) -> c_int;
+  fn uv_async_send(handle: *mut c_void) -> c_int;
   fn uv_close(handle: *mut c_void, cb: Option<CloseCb>);
   fn uv_ref(handle: *mut c_void);
   fn uv_unref(handle: *mut c_void);

@@ -19,7 +19,8 @@ pub struct UvWake {
   pub failed: i32,
 }
 
-fn poller_fd(p: &Poller) -> Result<c_int> {
+/// The descriptor of `p`'s OS poller.
+pub fn poller_fd(p: &Poller) -> Result<c_int> {
   p.fd()
     .map(|fd| fd as c_int)
     .ok_or_else(|| Error::new(Status::GenericFailure, "poller has no fd"))
@@ -38,31 +39,43 @@ extern "C" fn on_poll(handle: *mut c_void, status: c_int, _events: c_int) {
 
 extern "C" fn on_close(handle: *mut c_void) {
   // SAFETY: libuv is done with the handle (this is its close callback); its data is the
-  // cleanup hook `stop` was given, removed once, here.
+  // cleanup hook `stop` was given (null when the env stays), removed once, here.
   unsafe {
     let hook: sys::napi_async_cleanup_hook_handle = uv::uv_handle_get_data(handle).cast();
     uv::free_handle(handle, uv::UV_POLL);
-    sys::napi_remove_async_cleanup_hook(hook);
+    if !hook.is_null() {
+      sys::napi_remove_async_cleanup_hook(hook);
+    }
   }
 }
 
 impl UvWake {
-  /// Starts watching `poller`'s fd on `env`'s loop, unreferenced (the loop may exit).
-  pub fn start(env: &Env, poller: &Poller) -> Result<UvWake> {
-    let fd = poller_fd(poller)?;
-    let lp = env.get_uv_event_loop()?;
+  /// Starts watching the OS poller's descriptor `fd` on `env`'s loop, unreferenced (the loop
+  /// may exit).
+  pub fn start(env: &Env, fd: c_int) -> Result<UvWake> {
+    UvWake::try_start(env, fd).map_err(|errno| {
+      Error::new(
+        Status::GenericFailure,
+        format!("watching the poller failed (errno {errno})"),
+      )
+    })
+  }
+
+  /// As [`UvWake::start`], failing with an errno.
+  pub fn try_start(env: &Env, fd: c_int) -> std::result::Result<UvWake, i32> {
+    let lp = env
+      .get_uv_event_loop()
+      .map_err(|_| socket2_core::error::EINVAL)?;
     let handle = uv::alloc_handle(uv::UV_POLL);
     // SAFETY: `handle` is fresh memory of uv_handle_size(UV_POLL) bytes; `lp` is this env's
-    // loop; `fd` is the poller's fd, which outlives the handle (teardown stops the handle
-    // before dropping the poller).
+    // loop; `fd` is the poller's fd, which outlives the handle (teardown, and a move to another
+    // poller, stop the handle before the poller can close).
     unsafe {
       let st = uv::uv_poll_init_socket(lp.cast(), handle, fd);
       if st != 0 {
         uv::free_handle(handle, uv::UV_POLL);
-        return Err(Error::new(
-          Status::GenericFailure,
-          format!("uv_poll_init_socket failed ({st})"),
-        ));
+        // libuv's error is the negated errno on Unix.
+        return Err(-st);
       }
       uv::uv_handle_set_data(handle, env.raw().cast());
       // A failed start leaves a handle that never calls back: the reactor reports the failure
@@ -99,7 +112,7 @@ impl UvWake {
   }
 
   /// Stops watching and closes the handle; once closed (a later loop turn) it is freed and the
-  /// env's cleanup `hook` removed.
+  /// env's cleanup `hook` removed (none: null). The fd is out of the loop when this returns.
   pub fn stop(self, hook: sys::napi_async_cleanup_hook_handle) {
     // SAFETY: the handle is live; after uv_close libuv owns it until on_close runs.
     unsafe {

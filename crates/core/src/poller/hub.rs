@@ -71,7 +71,6 @@ pub struct HubStats {
 /// One OS poller and the members that share it.
 pub struct Hub {
   polling: Mutex<Polling>,
-  registry: Registry,
   fd: Option<i64>,
   /// Members by owner number (ascending: numbers only grow).
   members: Mutex<Vec<(u32, Arc<Mailbox>)>>,
@@ -93,14 +92,12 @@ impl Hub {
   /// The OS error of `epoll_create1`/`kqueue`, or of duplicating its descriptor.
   pub fn new(capacity: usize) -> io::Result<Arc<Hub>> {
     let poll = Poll::new()?;
-    let registry = poll.registry().try_clone()?;
     let fd = sys::poll_fd(&poll);
     let hub = Arc::new(Hub {
       polling: Mutex::new(Polling {
         poll,
         events: Events::with_capacity(capacity),
       }),
-      registry,
       fd,
       members: Mutex::new(Vec::new()),
       next_owner: AtomicU32::new(0),
@@ -157,7 +154,7 @@ impl Hub {
     if usize::BITS <= OWNER_SHIFT {
       return Err(io::Error::from_raw_os_error(sys::ENOTSUP));
     }
-    let registry = self.registry.try_clone()?;
+    let registry = lock(&self.polling).poll.registry().try_clone()?;
     let owner = self.next_owner.fetch_add(1, Ordering::Relaxed);
     let mailbox = Arc::new(Mailbox {
       queue: Mutex::new(Vec::new()),
@@ -182,7 +179,7 @@ pub struct Member {
   hub: Arc<Hub>,
   owner: u32,
   mailbox: Arc<Mailbox>,
-  /// Handed to the poller's source once ([`Member::registry`]).
+  /// Held while no poller uses it ([`Member::registry`], [`Member::give_back`]).
   registry: Option<Registry>,
   /// This drain's own events, and the others' with their owners (kept to reuse their memory).
   mine: Vec<(usize, EventBits)>,
@@ -211,9 +208,14 @@ impl Member {
     (self.owner as usize) << OWNER_SHIFT
   }
 
-  /// The registry this member registers its sockets through (given once).
+  /// The registry this member registers its sockets through, taken by the poller it joins.
   pub(super) fn registry(&mut self) -> Option<Registry> {
     self.registry.take()
+  }
+
+  /// The registry back from a poller that moved to another hub.
+  pub(super) fn give_back(&mut self, r: Registry) {
+    self.registry = Some(r);
   }
 
   /// Takes up to `room` events from the mailbox (oldest first) as [`Member::mine`]; the rest

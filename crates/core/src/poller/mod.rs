@@ -132,31 +132,43 @@ impl Poller {
   }
 
   fn member(hub: &Arc<Hub>, wake: WakeFn) -> io::Result<(Member, Source)> {
-    let mut m = hub.join(wake)?;
-    let registry = m
-      .registry()
-      .ok_or_else(|| io::Error::other("a member's registry is taken once"))?;
-    let tag = m.tag();
-    Ok((m, Source::Os(registry, tag)))
+    let m = hub.join(wake)?;
+    Ok(Poller::source_of(m))
   }
 
-  /// Moves a shared poller with no open socket to another hub, leaving its own (whose OS
-  /// poller closes with its last member: stop watching its descriptor first). Ids of sockets
-  /// closed before stay refused.
+  fn source_of(mut m: Member) -> (Member, Source) {
+    // Every member out of a poller holds its registry: `Hub::join` gives it one and `rehome`
+    // gives it back.
+    let source = match m.registry() {
+      Some(r) => Source::Os(r, m.tag()),
+      None => unreachable!("a member's registry is taken once, by the poller it joins"),
+    };
+    (m, source)
+  }
+
+  /// Moves a shared poller with no open socket to the hub of `member` (a fresh
+  /// [`Hub::join`]), giving back its old membership: drop it once nothing watches the old
+  /// hub's descriptor, which closes with the hub's last member. Ids of sockets closed before
+  /// stay refused.
   ///
   /// # Errors
-  /// `EBUSY` while a socket is open; `EINVAL` for a poller that is not shared; as [`Hub::join`].
-  pub fn join(&mut self, hub: &Arc<Hub>, wake: WakeFn) -> Result<(), i32> {
-    if self.hub.is_none() {
-      return Err(-sys::EINVAL);
-    }
+  /// `EBUSY` while a socket is open, `EINVAL` for a poller that is not shared, each with
+  /// `member` given back.
+  pub fn rehome(&mut self, member: Member) -> Result<Member, (i32, Member)> {
+    let Some(old) = self.hub.take() else {
+      return Err((-sys::EINVAL, member));
+    };
     if !self.is_empty() {
-      return Err(-sys::EBUSY);
+      self.hub = Some(old);
+      return Err((-sys::EBUSY, member));
     }
-    let (member, source) = Poller::member(hub, wake).map_err(|e| -errno_of(&e))?;
-    self.source = source;
+    let (member, source) = Poller::source_of(member);
+    let mut old = old;
+    if let Source::Os(r, _) = std::mem::replace(&mut self.source, source) {
+      old.give_back(r);
+    }
     self.hub = Some(member);
-    Ok(())
+    Ok(old)
   }
 
   /// The hub this poller shares, if it does.
@@ -996,7 +1008,7 @@ mod tests {
 
   #[cfg(unix)]
   #[test]
-  fn a_shared_poller_moves_to_another_hub_only_with_no_socket_open_and_its_hub_outlives_its_maker()
+  fn a_shared_poller_moves_hub_only_with_no_socket_open_and_a_hub_outlives_its_maker()
   {
     let first = Hub::new(8).unwrap();
     let (w, _) = counter();
@@ -1005,11 +1017,16 @@ mod tests {
     let a = p.insert(open(Kind::Udp, Family::Inet, 0).unwrap(), UDP);
     let second = Hub::new(8).unwrap();
     let (w, _) = counter();
-    assert_eq!(p.join(&second, w), Err(-sys::EBUSY));
+    let m = match p.rehome(second.join(w).unwrap()) {
+      Err((e, m)) => {
+        assert_eq!(e, -sys::EBUSY);
+        m
+      }
+      Ok(_) => panic!("moved with a socket open"),
+    };
     assert!(p.remove(a).is_some());
     drop(first);
-    let (w, _) = counter();
-    assert_eq!(p.join(&second, w), Ok(()));
+    drop(p.rehome(m).unwrap());
     assert_eq!(p.fd(), second.fd());
     assert!(
       Hub::find(old_fd).is_none() || old_fd == second.fd().unwrap(),
@@ -1020,7 +1037,8 @@ mod tests {
     assert_ne!(a, b);
     assert_eq!(p.send(a, b"x"), -sys::EBADF);
     let (w, _) = counter();
-    assert_eq!(Poller::new(8).unwrap().join(&second, w), Err(-sys::EINVAL));
+    let refused = Poller::new(8).unwrap().rehome(second.join(w).unwrap());
+    assert_eq!(refused.err().map(|(e, _)| e), Some(-sys::EINVAL));
     // The maker of a hub can go first: the others keep polling it.
     let maker = second.clone();
     drop(second);
