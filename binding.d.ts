@@ -171,9 +171,9 @@ export declare function getopt(id: number, name: string): OptValue
 export declare function getoptText(id: number, name: string): OptText
 
 /**
- * The threads sharing this thread's OS poller and its routing counts (see `HubStats`):
- * `[threads, kept, routed, dropped]`, or empty where the poller is no hub's (`uvpoll`,
- * `thread`).
+ * The threads sharing this thread's OS poller, its routing counts (see `HubStats`) and the
+ * events this thread drained from it: `[threads, kept, routed, dropped, drained]`, or empty
+ * where the poller is no hub's (`uvpoll`, `thread`).
  */
 export declare function hubStats(): Array<number>
 

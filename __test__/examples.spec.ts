@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { udp } from 'socket2'
-import { childStart, linuxOnly, onlyOn, rawAllowed, withOpenssl } from './util.ts'
+import { childStart, linuxOnly, onlyOn, rawAllowed, windows, withOpenssl } from './util.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const exec = promisify(execFile)
@@ -85,10 +85,12 @@ test('dns: the A record a resolver on loopback answers is printed', async (t) =>
   t.deepEqual(questions, ['socket2.example'])
 })
 
-/** Runs the workers example with four workers and 64 clients, sharing the port as `mode` says. */
-async function workers(t: ExecutionContext, mode: 'reuseport' | 'handover'): Promise<void> {
-  const out = await example('workers', '4', '64', mode)
-  t.regex(out, /^4 workers (listening|served by one listener) on 127\.0\.0\.1:\d+$/m)
+/** Runs the workers example with four workers and 64 clients, sharing the port as `mode` says
+ * (and the main thread's poller with `shared`). */
+async function workers(t: ExecutionContext, mode: 'reuseport' | 'handover', shared = false): Promise<void> {
+  const out = await example('workers', '4', '64', mode, ...(shared ? ['shared'] : []))
+  t.regex(out, /^4 workers (listening|served by one listener) on 127\.0\.0\.1:\d+(, sharing poller \d+)?$/m)
+  t.is(/, sharing poller \d+$/m.test(out), shared)
   const served = out.match(/^client \d+: served by worker \d+$/gm) ?? []
   t.is(served.length, 64)
   // 64 connections hashed over 4 listeners miss one with a chance of 4 * (3/4)^64, about 1e-7.
@@ -99,6 +101,8 @@ async function workers(t: ExecutionContext, mode: 'reuseport' | 'handover'): Pro
 linuxOnly('so_reuseport balances connections there')('workers: four worker threads listen on one port with so_reuseport, every one serves clients, then they exit', (t) => workers(t, 'reuseport'))
 
 test('workers: one listener hands connections over to four worker threads in turn, every one serves clients, then they exit', (t) => workers(t, 'handover'))
+
+onlyOn(!windows && (process.env.SOCKET2_POLLER ?? 'uv') === 'uv', 'a kernel poller to share (the default backend, off Windows)')('workers: four worker threads sharing the main thread\'s kernel poller each get connections handed over and serve them', (t) => workers(t, 'handover', true))
 
 withOpenssl()('tls: a socket2 client and server speak TLS 1.3 over toDuplex', async (t) => {
   const out = await example('tls')

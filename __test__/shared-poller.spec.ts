@@ -19,7 +19,7 @@ interface Shared {
   /** The descriptor the worker's poller ended up with. */
   fd: Promise<number>
   running: Promise<void>
-  done: Promise<{ threads: number; kept: number; routed: number; dropped: number }>
+  done: Promise<{ threads: number; kept: number; routed: number; dropped: number; drained: number }>
   exit: Promise<number>
 }
 
@@ -106,6 +106,19 @@ for (const n of [2, 4]) {
   })
 }
 
+sharing.serial('a thread that waits for nothing stops watching the shared poller: the others\' traffic does not wake it', async (t) => {
+  const fd = epollFd()
+  const before = stats().poller!
+  const ws = [0, 1].map((id) => start({ poller: fd, rounds: 500, id }))
+  await within(Promise.all(ws.map((w) => w.done)), 30_000)
+  await within(Promise.all(ws.map((w) => w.exit)), 10_000)
+  const after = stats().poller!
+  // Thousands of events went through the poller; this thread drained at most a few, while it
+  // still watched at the start.
+  t.true(after.kept + after.routed - before.kept - before.routed > 2000)
+  t.true(after.drained - before.drained < 20, `${after.drained - before.drained} drained here`)
+})
+
 sharing.serial('a worker terminated mid-traffic leaves the poller: no crash, no descriptor leaked, the others go on', async (t) => {
   const fd = epollFd()
   const before = fds()
@@ -182,8 +195,11 @@ sharing.serial('an event another thread drained wakes its owner: a worker whose 
     const [s] = await within(l.accept(), 10_000)
     t.is(await within(parked, 10_000), 'parked')
     const routed = stats().poller!.routed
+    // A thread watches a shared poller while it waits for something (an accept nobody will
+    // satisfy, here); only this thread's loop runs now: it drains the worker's event and
+    // routes it.
+    const waiting = l.accept().catch(() => {})
     await s.send('routed')
-    // Only this thread's loop runs now: it drains the worker's event and routes it.
     for (let i = 0; i < 500 && stats().poller!.routed === routed; i++) await new Promise((r) => setTimeout(r, 10))
     t.true(stats().poller!.routed > routed, 'the main thread drained the worker\'s event')
     const got = next()
@@ -193,6 +209,8 @@ sharing.serial('an event another thread drained wakes its owner: a worker whose 
     // waiting operations makes once a second, which is no wake-up.
     t.regex(await within(got, 10_000), /^routed [1-9]\d*$/)
     s.close()
+    l.close()
+    await waiting
   } finally {
     l.close()
     await w.terminate()

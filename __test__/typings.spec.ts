@@ -180,6 +180,7 @@ test('the Node idioms have exact types: options in place of expires, AbortError,
   t.true(exact<Equal<ReturnType<typeof toDuplex>, Duplex & { readonly socket: Tcp }>>(true))
   t.true(exact<Equal<ReturnType<typeof stats>, Stats>>(true))
   t.true(exact<Equal<Stats['waiting'], { read: number; write: number }>>(true))
+  t.true(exact<Equal<Stats['poller'], { threads: number; kept: number; routed: number; dropped: number; drained: number } | undefined>>(true))
   t.true(exact<Equal<AbortError['code'], 'ABORT_ERR'>>(true))
   t.true(exact<Equal<Parameters<Tcp['accept']>, [expires?: Expires]>>(true))
   t.true(exact<Equal<Expires, number | WaitOptions | undefined>>(true))

@@ -7,12 +7,14 @@
  * worker_threads of this process, each with its own `so_reuseport` listener on the one port
  * (the kernel spreads connections by hash; Linux); node with `cluster`, a process per worker,
  * the primary accepting and handing connections out in turn (its default off Windows).
+ * `socket2-shared`: socket2's workers as above, all sharing the main thread's kernel poller
+ * (`epollFd(fd)`), to measure what sharing costs.
  */
 import cluster from 'node:cluster'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
-import { newthread, tcp } from 'socket2'
+import { epollFd, newthread, tcp } from 'socket2'
 import { HOST, listenNode } from './harness'
 import { nodeEcho, socket2Echo } from './pingpong'
 
@@ -31,13 +33,15 @@ async function socket2Server(port: number, shared: boolean): Promise<number> {
   return server.localAddr().port
 }
 
-/** Starts `n` socket2 workers on one port (the first picks it): the port. */
-async function socket2Workers(n: number): Promise<number> {
+/** Starts `n` socket2 workers on one port (the first picks it), sharing this thread's poller
+ * when `share`: the port. */
+async function socket2Workers(n: number, share: boolean): Promise<number> {
   let port = 0
+  const poller = share ? epollFd() : undefined
   for (let i = 0; i < n; i++) {
     // A worker does not take over its parent's hooks: it boots from a line of CommonJS that
     // loads tsx and this file, as examples/workers.ts explains.
-    const w = new Worker(`require('tsx/cjs'); require(${JSON.stringify(__filename)})`, { eval: true, workerData: port })
+    const w = new Worker(`require('tsx/cjs'); require(${JSON.stringify(__filename)})`, { eval: true, workerData: { port, poller } })
     w.unref()
     ;[port] = (await once(w, 'message')) as [number]
   }
@@ -55,13 +59,16 @@ async function nodeWorkers(n: number): Promise<number> {
 }
 
 async function listen(lib: string | undefined, workers: number | undefined): Promise<number> {
-  if (lib === 'socket2') return workers === undefined ? socket2Server(0, false) : socket2Workers(workers)
+  if (lib === 'socket2') return workers === undefined ? socket2Server(0, false) : socket2Workers(workers, false)
+  if (lib === 'socket2-shared' && workers !== undefined) return socket2Workers(workers, true)
   if (lib === 'node') return workers === undefined ? listenNode(createServer(nodeEcho)) : nodeWorkers(workers)
-  throw new Error('usage: echo-child.ts socket2|node [workers]')
+  throw new Error('usage: echo-child.ts socket2|node [workers] | socket2-shared workers')
 }
 
 if (!isMainThread) {
-  socket2Server(workerData as number, true).then((port) => parentPort!.postMessage(port))
+  const { port, poller } = workerData as { port: number; poller?: number }
+  if (poller !== undefined) epollFd(poller)
+  socket2Server(port, true).then((port) => parentPort!.postMessage(port))
 } else if (cluster.isWorker) {
   // listen(0) in cluster workers: the primary makes one listener, on one port, for all of them.
   // The client's connections may end in a reset when it exits: not an error of the server's.

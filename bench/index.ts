@@ -147,6 +147,20 @@ async function main(): Promise<void> {
     rows.push(compare(scalingName, 'x (2 workers / 1)', '>= 1.0x node', { socket2: per(r.socket2, r.one), node: per(r.node, r.nodeOne), c: r.c }))
   }
 
+  // What one kernel poller for both workers costs: the same server, its workers sharing the
+  // main thread's poller (epollFd(fd)), against each with its own. The "node" column here is
+  // socket2 with pollers of their own.
+  const sharedName = `Same server, its 2 workers sharing one kernel poller (socket2 shared vs socket2 own pollers), C client process`
+  if (!quick && wanted(sharedName)) {
+    const own = process.platform === 'linux' ? undefined : new Unavailable('so_reuseport spreads connections on Linux only')
+    const r = await measure(sharedName, {
+      socket2: own ?? remotePingPong('socket2-shared', IN_FLIGHT, SECONDS, 2),
+      node: own ?? remotePingPong('socket2', IN_FLIGHT, SECONDS, 2),
+      c: new Unavailable('no C baseline: the C server runs on one core'),
+    })
+    rows.push(compare(sharedName, 'round trips/s', 'none (measured)', r))
+  }
+
   // One set of runs, two rows: node's two ways of reading against the same socket2 and C.
   const bulkName = 'TCP bulk, 64 KiB sends, 1 connection'
   if (wanted(bulkName)) {

@@ -12,7 +12,8 @@ import { cBinary, cMissing, runC } from './c'
 import { type Impl, onServerCore } from './harness'
 import { nodePingPong, socket2PingPong } from './pingpong'
 
-type Lib = 'socket2' | 'node' | 'c'
+/** `socket2-shared`: socket2's workers sharing one kernel poller (see echo-child.ts). */
+type Lib = 'socket2' | 'socket2-shared' | 'node' | 'c'
 
 /** The echo server of `lib`, on `workers` cores when given (see echo-child.ts). */
 function echoServer(lib: Lib, workers?: number): ChildProcess {

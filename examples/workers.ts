@@ -4,15 +4,23 @@
 // to one listener; Windows has no such option) the main thread accepts, and hands each
 // connection to the next worker in turn: `detach()` gives up its descriptor, `adopt()` takes it
 // over in the worker, with whatever the client already sent. The main thread then connects a few
-// clients, and each answer names the worker that served it.
+// clients, and each answer names the worker that served it. With `shared` (Linux, macOS), every
+// worker also waits on the main thread's kernel poller (`epollFd(fd)`) instead of one of its own.
 //
-//   node --import tsx examples/workers.ts [workers=2] [clients=8] [reuseport|handover]
+//   node --import tsx examples/workers.ts [workers=2] [clients=8] [reuseport|handover] [shared]
 import { isMainThread, parentPort, threadId, Worker, workerData } from 'node:worker_threads'
 import { once } from 'node:events'
-import { adopt, clock, newthread, tcp, type Tcp } from 'socket2'
+import { adopt, clock, epollFd, newthread, tcp, type Tcp } from 'socket2'
+
+/** What the main thread tells each worker: how the port is shared, and the poller to share. */
+interface Setup {
+  port: number
+  mode: string
+  poller?: number
+}
 
 /** The way to share the port: the fourth argument, else `so_reuseport` on Linux only. */
-const mode = isMainThread ? (process.argv[4] ?? (process.platform === 'linux' ? 'reuseport' : 'handover')) : (workerData as { mode: string }).mode
+const mode = isMainThread ? (process.argv[4] ?? (process.platform === 'linux' ? 'reuseport' : 'handover')) : (workerData as Setup).mode
 const reuseport = mode === 'reuseport'
 
 /** Answers one client with the name of this worker. */
@@ -30,7 +38,9 @@ async function serve(conn: Tcp): Promise<void> {
  * In a worker: with `so_reuseport`, listen on `port` (0: any), report it and serve until the
  * main thread says stop; else serve each connection the main thread hands over.
  */
-async function worker(port: number): Promise<void> {
+async function worker({ port, poller }: Setup): Promise<void> {
+  // Before the worker's first socket: from here on its sockets are registered there.
+  if (poller !== undefined) epollFd(poller)
   if (!reuseport) {
     parentPort!.on('message', (fd: number | 'stop') => {
       if (fd === 'stop') parentPort!.close()
@@ -50,6 +60,7 @@ async function worker(port: number): Promise<void> {
 async function main(): Promise<void> {
   const workers = Number(process.argv[2] ?? 2)
   const clients = Number(process.argv[3] ?? 8)
+  const poller = process.argv[5] === 'shared' ? epollFd() : undefined
 
   // With so_reuseport the first worker picks the port and the others join it.
   const pool: Worker[] = []
@@ -59,7 +70,8 @@ async function main(): Promise<void> {
     // take over its parent's hooks. It starts as a line of CommonJS that loads both, which works
     // whatever else NODE_OPTIONS imports; compiled to .js, `new Worker(__filename)` would do.
     const boot = `require('tsx/cjs'); require(${JSON.stringify(__filename)})`
-    const w = new Worker(boot, { eval: true, workerData: { port, mode } })
+    const setup: Setup = { port, mode, poller }
+    const w = new Worker(boot, { eval: true, workerData: setup })
     pool.push(w)
     ;[port] = (await once(w, 'message')) as [number]
   }
@@ -72,7 +84,8 @@ async function main(): Promise<void> {
       for await (const [c] of server) pool[next++ % pool.length]!.postMessage(c.detach())
     })
   }
-  console.log(`${workers} workers ${reuseport ? 'listening' : 'served by one listener'} on 127.0.0.1:${port}`)
+  const sharing = poller === undefined ? '' : `, sharing poller ${poller}`
+  console.log(`${workers} workers ${reuseport ? 'listening' : 'served by one listener'} on 127.0.0.1:${port}${sharing}`)
 
   const answers = await Promise.all(
     Array.from({ length: clients }, async () => {
@@ -95,7 +108,7 @@ async function main(): Promise<void> {
   console.log('workers exited')
 }
 
-;(isMainThread ? main() : worker((workerData as { port: number }).port)).catch((e) => {
+;(isMainThread ? main() : worker(workerData as Setup)).catch((e) => {
   console.error(e)
   process.exit(1)
 })

@@ -37,9 +37,10 @@ export interface Stats {
    * itself: `SOCKET2_POLLER=uvpoll` or `thread`). Its events since it was made, whichever
    * thread drained them: `kept` by the thread that drained them (its own), `routed` to the
    * thread that owns their socket (threads sharing it with `epollFd(fd)`), `dropped` because
-   * that thread had gone.
+   * that thread had gone; and `drained`, the events this thread took from it, its own and the
+   * others' (how the work spreads over the threads sharing it).
    */
-  poller?: { threads: number; kept: number; routed: number; dropped: number }
+  poller?: { threads: number; kept: number; routed: number; dropped: number; drained: number }
 }
 
 /**
@@ -59,7 +60,7 @@ export function stats(): Stats {
     wakeups: c.wakeups,
     dispatches: c.dispatches,
   }
-  const [threads, kept, routed, dropped] = native.hubStats()
-  if (threads !== undefined) s.poller = { threads, kept, routed, dropped }
+  const [threads, kept, routed, dropped, drained] = native.hubStats()
+  if (threads !== undefined) s.poller = { threads, kept, routed, dropped, drained: drained! }
   return s
 }

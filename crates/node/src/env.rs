@@ -359,6 +359,14 @@ impl Reactor {
       self.refed = want;
       self.set_control(REFED, want as i32);
     }
+    // Settled at every wake-up's end too, so a thread that never waits stops being woken for
+    // the others' events once it shares. A failed poller stays paused.
+    #[cfg(unix)]
+    if let Wake::Uv(w, _) = &self.wake {
+      if self.failed == 0 {
+        w.idle(!want && self.poller.hub().is_some_and(|h| h.members() > 1));
+      }
+    }
   }
 
   /// Drains the poller without waiting into the events array; the number of pairs. A failure
@@ -539,15 +547,18 @@ impl Reactor {
   }
 }
 
-/// The threads sharing this thread's OS poller and its routing counts (see `HubStats`):
-/// `[threads, kept, routed, dropped]`, or empty where the poller is no hub's (`uvpoll`,
-/// `thread`).
+/// The threads sharing this thread's OS poller, its routing counts (see `HubStats`) and the
+/// events this thread drained from it: `[threads, kept, routed, dropped, drained]`, or empty
+/// where the poller is no hub's (`uvpoll`, `thread`).
 #[napi(js_name = "hubStats")]
 pub fn hub_stats(env: Env) -> Vec<f64> {
   with(env.raw(), |r| {
     r.poller.hub().map(|h| {
       let s = h.stats();
-      vec![h.members() as f64, s.kept as f64, s.routed as f64, s.dropped as f64]
+      let mine = r.poller.drained();
+      [h.members() as u64, s.kept, s.routed, s.dropped, mine]
+        .map(|n| n as f64)
+        .to_vec()
     })
   })
   .flatten()

@@ -2,6 +2,7 @@
 //! the poller's epoll/kqueue fd (libuv supports polling either). No thread, no hop: the callback
 //! drains the poller itself. Unix only: compiled out on Windows.
 
+use std::cell::Cell;
 use std::os::raw::{c_int, c_void};
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ pub struct UvWake {
   handle: *mut c_void,
   /// The errno `uv_poll_start` failed with (0: watching). The handle is kept for `stop`.
   pub failed: i32,
+  /// Stopped while its thread has nothing waiting (see `idle`).
+  idle: Cell<bool>,
 }
 
 /// The descriptor of `p`'s OS poller.
@@ -85,6 +88,7 @@ impl UvWake {
       Ok(UvWake {
         handle,
         failed: -st,
+        idle: Cell::new(false),
       })
     }
   }
@@ -101,6 +105,23 @@ impl UvWake {
     poller
       .drain(Some(Duration::ZERO), out)
       .map_err(|e| socket2_core::errno_of(&e))
+  }
+
+  /// Stops watching while `on` (its thread has nothing waiting on a poller other threads
+  /// share: their loops drain it, and events of this thread's reach it through its bell), and
+  /// watches again when not, so a thread that waits for nothing is not woken for others' events.
+  pub fn idle(&self, on: bool) {
+    if on != self.idle.replace(on) {
+      // SAFETY: the handle is live until `stop`, which consumes self; it was started in
+      // `try_start` and only this and `pause` stop it.
+      unsafe {
+        if on {
+          uv::uv_poll_stop(self.handle);
+        } else {
+          uv::uv_poll_start(self.handle, uv::UV_READABLE, on_poll);
+        }
+      }
+    }
   }
 
   /// Stops watching (the poller failed), so a bad fd does not call back forever.

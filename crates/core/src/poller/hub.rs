@@ -18,7 +18,7 @@
 //! made it can leave first.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -74,6 +74,8 @@ pub struct Hub {
   fd: Option<i64>,
   /// Members by owner number (ascending: numbers only grow).
   members: Mutex<Vec<(u32, Arc<Mailbox>)>>,
+  /// `members.len()`, read without the lock.
+  count: AtomicUsize,
   next_owner: AtomicU32,
   /// The counts of [`HubStats`], in its order.
   counts: [AtomicU64; 3],
@@ -100,6 +102,7 @@ impl Hub {
       }),
       fd,
       members: Mutex::new(Vec::new()),
+      count: AtomicUsize::new(0),
       next_owner: AtomicU32::new(0),
       counts: Default::default(),
     });
@@ -126,7 +129,7 @@ impl Hub {
 
   /// How many members share it now.
   pub fn members(&self) -> usize {
-    lock(&self.members).len()
+    self.count.load(Ordering::Relaxed)
   }
 
   /// The routing counts so far.
@@ -161,7 +164,10 @@ impl Hub {
       pending: AtomicBool::new(false),
       wake,
     });
-    lock(&self.members).push((owner, mailbox.clone()));
+    let mut members = lock(&self.members);
+    members.push((owner, mailbox.clone()));
+    self.count.store(members.len(), Ordering::Relaxed);
+    drop(members);
     Ok(Member {
       hub: self.clone(),
       owner,
@@ -169,6 +175,7 @@ impl Hub {
       registry: Some(registry),
       mine: Vec::new(),
       theirs: Vec::new(),
+      drained: 0,
       left: false,
     })
   }
@@ -184,6 +191,8 @@ pub struct Member {
   /// This drain's own events, and the others' with their owners (kept to reuse their memory).
   mine: Vec<(usize, EventBits)>,
   theirs: Vec<(u32, usize, EventBits)>,
+  /// Events this member took from the OS poller, its own and the others'.
+  drained: u64,
   left: bool,
 }
 
@@ -278,10 +287,16 @@ impl Member {
         }
       }
     }
+    self.drained += (self.mine.len() + self.theirs.len()) as u64;
     self.hub.count(0, self.mine.len());
     self.hub.count(1, self.theirs.len() - dropped);
     self.hub.count(2, dropped);
     Ok(())
+  }
+
+  /// How many events this member took from the OS poller (its own and the others').
+  pub fn drained(&self) -> u64 {
+    self.drained
   }
 
   /// This member's events from the last [`Member::poll`] or [`Member::take_mail`].
@@ -304,7 +319,9 @@ impl Member {
   pub fn leave(&mut self) {
     if !self.left {
       self.left = true;
-      lock(&self.hub.members).retain(|m| m.0 != self.owner);
+      let mut members = lock(&self.hub.members);
+      members.retain(|m| m.0 != self.owner);
+      self.hub.count.store(members.len(), Ordering::Relaxed);
     }
   }
 }

@@ -176,6 +176,11 @@ impl Poller {
     self.hub.as_ref().map(Member::hub)
   }
 
+  /// How many events this poller took from its hub's OS poller, its own and other members'.
+  pub fn drained(&self) -> u64 {
+    self.hub.as_ref().map_or(0, Member::drained)
+  }
+
   /// Stops taking part in its hub's routing, for a thread going away before its poller: the
   /// wake function is never called once this returns.
   pub fn leave(&mut self) {
@@ -1008,8 +1013,7 @@ mod tests {
 
   #[cfg(unix)]
   #[test]
-  fn a_shared_poller_moves_hub_only_with_no_socket_open_and_a_hub_outlives_its_maker()
-  {
+  fn a_shared_poller_moves_hub_only_with_no_socket_open_and_a_hub_outlives_its_maker() {
     let first = Hub::new(8).unwrap();
     let (w, _) = counter();
     let mut p = Poller::shared(&first, w).unwrap();
