@@ -632,13 +632,13 @@ unsafe extern "C" fn on_cleanup(
     unsafe { sys::napi_remove_async_cleanup_hook(hook) };
     return;
   };
-  // The uv handles' close callbacks remove the hook; the thread is done once joined.
+  // Out of its hub (if it shares one) first: no other thread rings the bell once it is closed.
   let mut r = r;
+  r.poller.leave();
+  // The uv handles' close callbacks remove the hook; the thread is done once joined.
   let done = match r.wake {
     #[cfg(unix)]
     Wake::Uv(w, bell) => {
-      // Out of the hub first: no other thread rings the bell once it is closed.
-      r.poller.leave();
       bell.stop();
       w.stop(hook);
       None

@@ -12,6 +12,7 @@
 use std::os::raw::{c_int, c_void};
 
 /// `UV_ASYNC` in `uv_handle_type`.
+#[cfg(unix)]
 pub const UV_ASYNC: c_int = 1;
 /// `UV_CHECK` in `uv_handle_type`.
 pub const UV_CHECK: c_int = 2;
@@ -31,6 +32,7 @@ pub type OsSock = usize;
 
 pub type PollCb = extern "C" fn(handle: *mut c_void, status: c_int, events: c_int);
 pub type CheckCb = extern "C" fn(handle: *mut c_void);
+#[cfg(unix)]
 pub type AsyncCb = extern "C" fn(handle: *mut c_void);
 pub type CloseCb = extern "C" fn(handle: *mut c_void);
 
@@ -95,13 +97,18 @@ libuv! {
   fn uv_poll_stop(handle: *mut c_void) -> c_int;
   fn uv_check_init(lp: *mut c_void, handle: *mut c_void) -> c_int;
   fn uv_check_start(handle: *mut c_void, cb: CheckCb) -> c_int;
-  fn uv_async_init(lp: *mut c_void, handle: *mut c_void, cb: AsyncCb) -> c_int;
-  fn uv_async_send(handle: *mut c_void) -> c_int;
   fn uv_close(handle: *mut c_void, cb: Option<CloseCb>);
   fn uv_ref(handle: *mut c_void);
   fn uv_unref(handle: *mut c_void);
   fn uv_handle_get_data(handle: *const c_void) -> *mut c_void;
   fn uv_handle_set_data(handle: *mut c_void, data: *mut c_void);
+}
+
+// The bell of a thread sharing a poller (Unix only: Windows has no poller fd to share).
+#[cfg(unix)]
+extern "C" {
+  pub fn uv_async_init(lp: *mut c_void, handle: *mut c_void, cb: AsyncCb) -> c_int;
+  pub fn uv_async_send(handle: *mut c_void) -> c_int;
 }
 
 /// Whether this process exports libuv (Bun and Deno do not, or only as stubs that abort; the
