@@ -271,18 +271,17 @@ impl Member {
     }
     let mut dropped = 0;
     if !self.theirs.is_empty() {
+      // Rung under the members' lock, so a member that leaves is never rung after `leave`
+      // returned (its wake function may then be gone); once per batch, while `pending` holds.
       let members = lock(&self.hub.members);
       for &(owner, token, bits) in &self.theirs {
-        match members.binary_search_by_key(&owner, |m| m.0) {
-          Ok(i) => lock(&members[i].1.queue).push((token, bits)),
-          Err(_) => dropped += 1,
-        }
-      }
-      // Woken under the members' lock, so a member that leaves is never woken after `leave`
-      // returned (its wake function may then be gone).
-      for (owner, m) in members.iter() {
-        let got = self.theirs.iter().any(|t| t.0 == *owner);
-        if got && !m.pending.swap(true, Ordering::AcqRel) {
+        let Ok(i) = members.binary_search_by_key(&owner, |m| m.0) else {
+          dropped += 1;
+          continue;
+        };
+        let m = &members[i].1;
+        lock(&m.queue).push((token, bits));
+        if !m.pending.swap(true, Ordering::AcqRel) {
           (m.wake)();
         }
       }
