@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { clock, epollFd, newthread, stats, tcp } from 'socket2'
+import { epollFd, stats, tcp } from 'socket2'
+import { echoRounds } from './fixtures/echo-rounds.mjs'
 import { childStart, linux, onlyOn, windows, within } from './util.ts'
 
 const fixture = fileURLToPath(new URL('./fixtures/shared-echo.mjs', import.meta.url))
@@ -51,30 +52,7 @@ function start(workerData: { poller?: number; rounds: number; id: number }): Sha
 }
 
 /** `rounds` checked echo round trips in this thread. */
-async function echo(rounds: number): Promise<void> {
-  const server = tcp()
-  await server.listen('127.0.0.1', 0)
-  newthread(async () => {
-    const [c] = await server.accept(clock() + 10)
-    const buf = new Uint8Array(2048)
-    for (let n; (n = await c.recv(buf)) > 0; ) await c.send(buf, n)
-    c.close()
-  })
-  const c = tcp()
-  await c.connect(server.localAddr(), clock() + 10)
-  const buf = new Uint8Array(2048)
-  for (let i = 0; i < rounds; i++) {
-    const msg = Buffer.alloc(1 + ((i * 389) % 1500), `main:${i};`)
-    await c.send(msg)
-    for (let got = 0; got < msg.length; ) {
-      const n = await c.recv(buf, buf.length, clock() + 10)
-      if (!msg.subarray(got, got + n).equals(buf.subarray(0, n))) throw new Error(`main: wrong bytes in round ${i}`)
-      got += n
-    }
-  }
-  c.close()
-  server.close()
-}
+const echo = (rounds: number) => echoRounds('main', rounds)
 
 /** This process's open descriptors (Linux), or -1. */
 const fds = () => (linux ? readdirSync('/proc/self/fd').length : -1)
