@@ -398,7 +398,8 @@ export function indexOf(id: number): number {
   return id & INDEX_MASK
 }
 
-const live = new Set<Thread>()
+/** Threads started and not yet ended. */
+let live = 0
 
 /** A thread: an async function started by `newthread`. `done` settles with its outcome. */
 export class Thread {
@@ -407,7 +408,7 @@ export class Thread {
   /** @internal Runs `body` now; the thread is live until what it returns settles. */
   constructor(body: () => unknown) {
     // Live before the body runs, so a body that ends synchronously is accounted for.
-    live.add(this)
+    live++
     let result: Promise<unknown>
     try {
       result = Promise.resolve(body())
@@ -415,33 +416,40 @@ export class Thread {
       result = Promise.reject(e)
     }
     // A derived promise, not an async wrapper: a parked thread then costs its own frame only.
-    // `result` is handled here; `done` rejects on its own, so an error nobody awaits still
-    // surfaces as an unhandled rejection unless a start() running when it is thrown takes it.
-    // That is decided here, when it is thrown, and nowhere earlier: a run that ended (by its
-    // timeout, stop(), or an earlier error) takes nothing.
-    this.done = result.then(
-      (v) => {
-        ended(this)
-        return v
-      },
-      (e: unknown) => {
-        ended(this)
-        const r = runner
-        if (r !== undefined) {
-          this.done.catch(ignore) // start() reports it
-          r.fail(e)
-        }
-        throw e
-      },
-    )
+    // Its handlers are shared but for the bound one that needs `done`, so a thread adds this
+    // object, `done`, its reaction and one bound function. `result` is handled here; `done`
+    // rejects on its own, so an error nobody awaits still surfaces as an unhandled rejection
+    // unless a start() running when it is thrown takes it.
+    this.done = result.then(returned, threw.bind(this))
   }
 }
 
-function ended(t: Thread): void {
-  live.delete(t)
-  queueMicrotask(() => {
-    if (live.size === 0) runner?.finish()
-  })
+function returned(v: unknown): unknown {
+  ended()
+  return v
+}
+
+/**
+ * Whether a start() takes the error is decided here, when it is thrown, and nowhere earlier: a
+ * run that ended (by its timeout, stop(), or an earlier error) takes nothing.
+ */
+function threw(this: Thread, e: unknown): never {
+  ended()
+  const r = runner
+  if (r !== undefined) {
+    this.done.catch(ignore) // start() reports it
+    r.fail(e)
+  }
+  throw e
+}
+
+function ended(): void {
+  live--
+  queueMicrotask(finishIfIdle)
+}
+
+function finishIfIdle(): void {
+  if (live === 0) runner?.finish()
 }
 
 interface Runner {
@@ -555,7 +563,7 @@ export function start(timeout?: number | RunOptions): Promise<void> {
   })
   const finish = (): void => settle(false)
   runner = { promise, finish, fail: (e) => settle(true, e) }
-  if (live.size === 0) {
+  if (live === 0) {
     finish()
     return promise
   }
