@@ -189,8 +189,12 @@ export const AGAIN: unique symbol = Symbol('socket2.again')
  * hop per wake-up and keeps a parked operation small: this object and its promise.
  */
 export abstract class Op<T> {
-  resolve!: (v: T) => void
-  reject!: (e: Error) => void
+  /**
+   * Settles the op's promise. Its reject function is not kept (a parked op is smaller without
+   * it): `reject` resolves with a rejected promise, two microtask turns later, on paths that
+   * fail.
+   */
+  resolve!: (v: T | PromiseLike<T>) => void
   timer: Timer | undefined = undefined
   /** The signal whose abort ends the wait; the op itself is its listener (`handleEvent`). */
   signal: AbortSignal | undefined = undefined
@@ -203,6 +207,9 @@ export abstract class Op<T> {
   /** The call's name, for errors (`recv`, `accept`...). */
   abstract readonly syscall: string
   abstract retry(): T | typeof AGAIN
+  reject(e: Error): void {
+    this.resolve(Promise.reject(e))
+  }
   /** The error its deadline rejects it with. */
   timedOut(): Error {
     return timeoutError(this.syscall)
@@ -277,9 +284,8 @@ export class Io {
     if (broken !== 0) return Promise.reject(pollerFailure())
     const busy = this.busy(dir, op.syscall)
     if (busy !== undefined) return busy
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<T>((resolve) => {
       op.resolve = resolve
-      op.reject = reject
       if (dir === 0) {
         this.r = op as Op<unknown>
         counters.read++
