@@ -129,14 +129,14 @@ export class Datagram extends Socket {
 
   /** @internal The sender of the datagram just received, from `meta`. */
   sender(): Address {
-    return this.#from(meta, 2, meta[1]!, -1)
+    return this.from(meta, 2, meta[1]!, -1)
   }
 
   /**
    * The sender whose wire form is the `n` bytes of `bytes` at `at`: the last one when they are
    * its own, else the native side's (`lastPeer`, or `receivedFrom(batch)` for a batch's).
    */
-  #from(bytes: Uint8Array, at: number, n: number, batch: number): Address {
+  private from(bytes: Uint8Array, at: number, n: number, batch: number): Address {
     const last = this.#last?.wire()
     if (last !== undefined && last.length === n) {
       let same = true
@@ -194,16 +194,16 @@ export class Datagram extends Socket {
     if (busy !== undefined) return busy
     if (signal?.aborted) return this.aborted(signal)
     const out = payload(data, maxlen)
-    if (target === undefined) return this.#send(id, out, len, undefined, deadline, signal)
-    if (Address.is(target)) return this.#send(id, out, len, target, deadline, signal)
+    if (target === undefined) return this.sendNow(id, out, len, undefined, deadline, signal)
+    if (Address.is(target)) return this.sendNow(id, out, len, target, deadline, signal)
     const addrs = resolveTarget(target, port, this.type(), this.family(), undefined)
-    if (Array.isArray(addrs)) return this.#send(id, out, len, addrs[0], deadline, signal)
+    if (Array.isArray(addrs)) return this.sendNow(id, out, len, addrs[0], deadline, signal)
     // An abort during the lookup closes the socket at once, as while waiting to send.
     const looked = signal === undefined ? addrs : abortable(addrs, signal, () => this.close())
-    return looked.then((a) => this.#send(this.id('send'), out, len, a[0], deadline, signal))
+    return looked.then((a) => this.sendNow(this.id('send'), out, len, a[0], deadline, signal))
   }
 
-  #send(
+  private sendNow(
     id: number,
     data: string | Uint8Array,
     len: number,
@@ -325,7 +325,7 @@ export class Datagram extends Socket {
   received(n: number): Received[] {
     const out = new Array<Received>(n)
     for (let i = 0, at = 0; i < n; i++, at += STRIDE) {
-      out[i] = { length: batchLengths![at >> 2]!, from: this.#from(batchMeta!, at + 6, batchMeta![at + 5]!, i), truncated: batchMeta![at + 4] !== 0 }
+      out[i] = { length: batchLengths![at >> 2]!, from: this.from(batchMeta!, at + 6, batchMeta![at + 5]!, i), truncated: batchMeta![at + 4] !== 0 }
     }
     return out
   }

@@ -76,10 +76,15 @@ interface UnixFile {
   ino: number
 }
 
-/** What closing a socket needs, held apart from it so that a dropped socket can be collected. */
-interface Remains {
-  id: number
-  unixFile: UnixFile | undefined
+/**
+ * A socket's waiting state, with what closing it needs: both are held apart from the socket so
+ * that a dropped socket can be collected, and one object holds both (one fewer per socket).
+ */
+class Remains extends Io {
+  unixFile: UnixFile | undefined = undefined
+  constructor(public id: number) {
+    super(indexOf(id))
+  }
 }
 
 /**
@@ -121,10 +126,11 @@ export class Socket {
   /** Options set so far and the explicit bind, re-applied by `renew()`; absent until used. */
   #opts: Map<string, OptionValue> | undefined
   #bound: Address | undefined
-  /** The id and unix socket file, for `close()` or for closing the socket once collected. */
-  readonly #remains: Remains
-  /** @internal The waiting state the dispatch resumes. */
-  readonly io: Io
+  /**
+   * @internal The waiting state the dispatch resumes, with the id and unix socket file for
+   * `close()` or for closing the socket once collected.
+   */
+  readonly io: Remains
 
   /** @internal */
   constructor(key: symbol, type: SocketType, family: Family, protocol: number, id: number) {
@@ -133,9 +139,8 @@ export class Socket {
     this.#family = family
     this.#protocol = protocol
     this.#id = id
-    this.io = new Io(indexOf(id))
-    this.#remains = { id, unixFile: undefined }
-    dropped.register(this, this.#remains, this)
+    this.io = new Remains(id)
+    dropped.register(this, this.io, this)
     counters.sockets++
     if (debugging) debug('open: %s %s #%d', type, family, this.io.index)
   }
@@ -203,7 +208,7 @@ export class Socket {
       const path = resolve(a.address)
       try {
         const { dev, ino } = lstatSync(path)
-        this.#remains.unixFile = { path, dev, ino }
+        this.io.unixFile = { path, dev, ino }
       } catch {}
     }
   }
@@ -217,7 +222,7 @@ export class Socket {
     if (id < 0) throw errnoException(-id, 'socket')
     // Same slot, new generation: the old socket's late events cannot reach the new one.
     this.#id = id
-    this.#remains.id = id
+    this.io.id = id
     for (const [name, value] of this.#opts ?? []) setopt(id, name, value)
     if (this.#bound !== undefined) this.bindSync(id, this.#bound)
   }
@@ -255,8 +260,8 @@ export class Socket {
    */
   close(): void {
     if (this.#id < 0) return
-    release(this.#remains)
-    this.#gone('close')
+    release(this.io)
+    this.gone('close')
   }
 
   /**
@@ -276,12 +281,16 @@ export class Socket {
   detach(): number {
     const fd = native.detach(this.id('detach'))
     if (fd < 0) throw errnoException(-fd, 'detach')
-    this.#gone('detach')
+    this.gone('detach')
     return fd
   }
 
-  /** The socket left this object (closed or detached): waiting operations reject. */
-  #gone(how: string): void {
+  /**
+   * The socket left this object (closed or detached): waiting operations reject. Here and in
+   * the socket kinds, helpers are `private` rather than `#` methods: a class with `#` methods
+   * stores its brand in every instance.
+   */
+  private gone(how: string): void {
     this.#id = -1
     dropped.unregister(this)
     counters.sockets--

@@ -68,19 +68,19 @@ export class Tcp extends Socket {
     const n = Math.min((requested as number | undefined) ?? MAX_BACKLOG, MAX_BACKLOG)
     const bound = native.address(id, false)
     const unbound = bound.errno !== 0 || (bound.port === 0 && this.family() !== 'unix') || (this.family() === 'unix' && bound.address === '')
-    if (!unbound) return this.#listen(id, n)
+    if (!unbound) return this.listenOn(id, n)
     const addrs = resolveTarget(to, p, 'tcp', this.family(), f ?? 'passive')
-    if (Array.isArray(addrs)) return this.#bindListen(n, addrs)
-    return addrs.then((a) => this.#bindListen(n, a))
+    if (Array.isArray(addrs)) return this.bindListen(n, addrs)
+    return addrs.then((a) => this.bindListen(n, a))
   }
 
-  async #bindListen(backlog: number, addrs: Address[]): Promise<void> {
+  private async bindListen(backlog: number, addrs: Address[]): Promise<void> {
     const id = this.id('listen')
     this.bindSync(id, addrs[0]!)
-    return this.#listen(id, backlog)
+    return this.listenOn(id, backlog)
   }
 
-  async #listen(id: number, backlog: number): Promise<void> {
+  private async listenOn(id: number, backlog: number): Promise<void> {
     const e = native.listen(id, backlog)
     if (e < 0) throw errnoException(-e, 'listen')
   }
@@ -104,11 +104,11 @@ export class Tcp extends Socket {
     if (connecting.has(this)) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'connect'))
     if (signal?.aborted) return this.aborted(signal)
     const addrs = resolveTarget(target as AddressLike | string | false, port as number | string | undefined, 'tcp', this.family(), undefined)
-    return this.#connect(addrs, deadline, signal)
+    return this.connectTo(addrs, deadline, signal)
   }
 
   /** Tries each address in turn; marked as connecting from its synchronous start to its end. */
-  async #connect(target: Address[] | Promise<Address[]>, expires: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+  private async connectTo(target: Address[] | Promise<Address[]>, expires: number | undefined, signal: AbortSignal | undefined): Promise<void> {
     connecting.add(this)
     try {
       const addrs = Array.isArray(target) ? target : await (signal === undefined ? target : abortable(target, signal, () => this.close()))
@@ -186,7 +186,7 @@ export class Tcp extends Socket {
    * await c.send([header, body])
    */
   send(data: string | Uint8Array | readonly (string | Uint8Array)[], maxlen?: number, expires?: Expires): Promise<number> {
-    if (isArray(data)) return this.#sendVectored(data, maxlen, expires)
+    if (isArray(data)) return this.sendVectored(data, maxlen, expires)
     const len = sendSize(data, maxlen)
     const deadline = deadlineOf(expires)
     const signal = signalOf(expires)
@@ -204,7 +204,7 @@ export class Tcp extends Socket {
     return attempt(op) ?? this.io.park(1, op, deadline, signal)
   }
 
-  #sendVectored(data: readonly unknown[], maxlen: unknown, expires: unknown): Promise<number> {
+  private sendVectored(data: readonly unknown[], maxlen: unknown, expires: unknown): Promise<number> {
     // Strings become bytes in a copy of the array; an array of bytes alone passes as it is.
     let bufs: Uint8Array[] | undefined
     let total = 0
