@@ -5,7 +5,7 @@
 import { lstatSync, unlinkSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { isUint8Array } from 'node:util/types'
-import { abortError } from './abort'
+import { abortError, deadlineOf, signalOf } from './abort'
 import native from './binding'
 import { debug, debugging } from './debug'
 import './dispose'
@@ -309,6 +309,31 @@ export class Socket {
   [Symbol.asyncDispose](): Promise<void> {
     this.close()
     return Promise.resolve()
+  }
+
+  /**
+   * @internal The opening of a call that may wait on direction `dir` (0 read, 1 write):
+   * validates `expires` (TypeError), then gives the socket's id (ERR_SOCKET_CLOSED once
+   * closed), or the promise that ends the call at once: ERR_SOCKET_BUSY while an operation
+   * waits on `dir`, AbortError for an already aborted signal.
+   */
+  begin(dir: 0 | 1, syscall: string, expires: unknown): number | Promise<never> {
+    deadlineOf(expires)
+    const signal = signalOf(expires)
+    const id = this.id(syscall)
+    const busy = this.io.busy(dir, syscall)
+    if (busy !== undefined) return busy
+    if (signal?.aborted) return this.aborted(signal)
+    return id
+  }
+
+  /**
+   * @internal Parks `op` on `dir` until it completes, the deadline in `expires` passes or its
+   * signal aborts. `expires` is read again here, on the path that waits only, so that the path
+   * that does not carries nothing from `begin`.
+   */
+  wait<T>(dir: 0 | 1, op: Op<T>, expires: unknown): Promise<T> {
+    return this.io.park(dir, op, deadlineOf(expires), signalOf(expires))
   }
 
   /**
