@@ -270,8 +270,14 @@ export class Io {
   w: Op<unknown> | undefined
   closed = false
 
-  constructor(readonly index: number) {
-    table[index] = this
+  /** `id`: the socket's native id (renewed sockets keep their slot, so their index). */
+  constructor(public id: number) {
+    table[this.index] = this
+  }
+
+  /** The socket's index in the table, from its id (not kept beside it: 8 B less per socket). */
+  get index(): number {
+    return this.id & INDEX_MASK
   }
 
   /**
@@ -397,11 +403,6 @@ export class Io {
 /** Forgets the Io at `index`: its socket was collected (nothing can be waiting on it). */
 export function forget(index: number): void {
   table[index] = undefined
-}
-
-/** The table index of a socket id. */
-export function indexOf(id: number): number {
-  return id & INDEX_MASK
 }
 
 /** Threads started and not yet ended. */
