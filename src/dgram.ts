@@ -129,14 +129,14 @@ export class Datagram extends Socket {
 
   /** @internal The sender of the datagram just received, from `meta`. */
   sender(): Address {
-    return this.#from(meta, 2, meta[1]!, -1)
+    return this.from(meta, 2, meta[1]!, -1)
   }
 
   /**
    * The sender whose wire form is the `n` bytes of `bytes` at `at`: the last one when they are
    * its own, else the native side's (`lastPeer`, or `receivedFrom(batch)` for a batch's).
    */
-  #from(bytes: Uint8Array, at: number, n: number, batch: number): Address {
+  private from(bytes: Uint8Array, at: number, n: number, batch: number): Address {
     const last = this.#last?.wire()
     if (last !== undefined && last.length === n) {
       let same = true
@@ -187,23 +187,22 @@ export class Datagram extends Socket {
     }
     const { maxlen, target, port, expires } = form
     const len = sendSize(data, maxlen)
+    const id = this.begin(1, 'send', expires)
+    if (typeof id !== 'number') return id
+    // Read now: a lookup may come first, and the call's wait is what it was called with.
     const deadline = deadlineOf(expires)
     const signal = signalOf(expires)
-    const id = this.id('send')
-    const busy = this.io.busy(1, 'send')
-    if (busy !== undefined) return busy
-    if (signal?.aborted) return this.aborted(signal)
     const out = payload(data, maxlen)
-    if (target === undefined) return this.#send(id, out, len, undefined, deadline, signal)
-    if (Address.is(target)) return this.#send(id, out, len, target, deadline, signal)
+    if (target === undefined) return this.sendNow(id, out, len, undefined, deadline, signal)
+    if (Address.is(target)) return this.sendNow(id, out, len, target, deadline, signal)
     const addrs = resolveTarget(target, port, this.type(), this.family(), undefined)
-    if (Array.isArray(addrs)) return this.#send(id, out, len, addrs[0], deadline, signal)
+    if (Array.isArray(addrs)) return this.sendNow(id, out, len, addrs[0], deadline, signal)
     // An abort during the lookup closes the socket at once, as while waiting to send.
     const looked = signal === undefined ? addrs : abortable(addrs, signal, () => this.close())
-    return looked.then((a) => this.#send(this.id('send'), out, len, a[0], deadline, signal))
+    return looked.then((a) => this.sendNow(this.id('send'), out, len, a[0], deadline, signal))
   }
 
-  #send(
+  private sendNow(
     id: number,
     data: string | Uint8Array,
     len: number,
@@ -230,12 +229,8 @@ export class Datagram extends Socket {
    */
   recv(buf: Uint8Array, maxlen?: number, expires?: Expires): Promise<[number, Address]> {
     const len = span(buf, maxlen, 'buf')
-    const deadline = deadlineOf(expires)
-    const signal = signalOf(expires)
-    const id = this.id('recv')
-    const busy = this.io.busy(0, 'recv')
-    if (busy !== undefined) return busy
-    if (signal?.aborted) return this.aborted(signal)
+    const id = this.begin(0, 'recv', expires)
+    if (typeof id !== 'number') return id
     // A datagram already there: no op is allocated.
     let got: [number, Address] | typeof AGAIN
     try {
@@ -243,7 +238,7 @@ export class Datagram extends Socket {
     } catch (e) {
       return failed(e as Error)
     }
-    return got !== AGAIN ? completed(got) : this.io.park(0, new RecvFromOp(this, buf, len), deadline, signal)
+    return got !== AGAIN ? completed(got) : this.wait(0, new RecvFromOp(this, buf, len), expires)
   }
 
   /**
@@ -279,19 +274,15 @@ export class Datagram extends Socket {
    */
   sendMany(msgs: readonly (string | Uint8Array | Message)[], expires?: Expires): Promise<number> {
     const [bufs, wires] = outgoing(batchOf(msgs, 'msgs'), this)
-    const deadline = deadlineOf(expires)
-    const signal = signalOf(expires)
-    const id = this.id('sendMany')
-    const busy = this.io.busy(1, 'sendMany')
-    if (busy !== undefined) return busy
-    if (signal?.aborted) return this.aborted(signal)
+    const id = this.begin(1, 'sendMany', expires)
+    if (typeof id !== 'number') return id
     let n: number | typeof AGAIN
     try {
       n = sendBatch(id, bufs, wires)
     } catch (e) {
       return failed(e as Error)
     }
-    return n !== AGAIN ? completed(n) : this.io.park(1, new SendManyOp(this, bufs, wires), deadline, signal)
+    return n !== AGAIN ? completed(n) : this.wait(1, new SendManyOp(this, bufs, wires), expires)
   }
 
   /**
@@ -308,15 +299,11 @@ export class Datagram extends Socket {
   recvMany(bufs: readonly Uint8Array[], expires?: Expires): Promise<Received[]> {
     const list = batchOf(bufs, 'bufs')
     for (let i = 0; i < list.length; i++) if (!isBytes(list[i])) throw argType(`bufs[${i}]`, 'a Uint8Array or Buffer', list[i])
-    const deadline = deadlineOf(expires)
-    const signal = signalOf(expires)
-    const id = this.id('recvMany')
-    const busy = this.io.busy(0, 'recvMany')
-    if (busy !== undefined) return busy
-    if (signal?.aborted) return this.aborted(signal)
+    const id = this.begin(0, 'recvMany', expires)
+    if (typeof id !== 'number') return id
     // Overlapping buffers throw a TypeError from here, at once.
     const n = receiveBatch(id, list as Uint8Array[])
-    if (n === WOULD_BLOCK) return this.io.park(0, new RecvManyOp(this, list as Uint8Array[]), deadline, signal)
+    if (n === WOULD_BLOCK) return this.wait(0, new RecvManyOp(this, list as Uint8Array[]), expires)
     if (n < 0) return failed(ioError(-n, 'recvMany'))
     return completed(this.received(n))
   }
@@ -325,7 +312,7 @@ export class Datagram extends Socket {
   received(n: number): Received[] {
     const out = new Array<Received>(n)
     for (let i = 0, at = 0; i < n; i++, at += STRIDE) {
-      out[i] = { length: batchLengths![at >> 2]!, from: this.#from(batchMeta!, at + 6, batchMeta![at + 5]!, i), truncated: batchMeta![at + 4] !== 0 }
+      out[i] = { length: batchLengths![at >> 2]!, from: this.from(batchMeta!, at + 6, batchMeta![at + 5]!, i), truncated: batchMeta![at + 4] !== 0 }
     }
     return out
   }

@@ -189,8 +189,12 @@ export const AGAIN: unique symbol = Symbol('socket2.again')
  * hop per wake-up and keeps a parked operation small: this object and its promise.
  */
 export abstract class Op<T> {
-  resolve!: (v: T) => void
-  reject!: (e: Error) => void
+  /**
+   * Settles the op's promise. Its reject function is not kept (a parked op is smaller without
+   * it): `reject` resolves with a rejected promise, two microtask turns later, on paths that
+   * fail.
+   */
+  resolve!: (v: T | PromiseLike<T>) => void
   timer: Timer | undefined = undefined
   /** The signal whose abort ends the wait; the op itself is its listener (`handleEvent`). */
   signal: AbortSignal | undefined = undefined
@@ -203,6 +207,9 @@ export abstract class Op<T> {
   /** The call's name, for errors (`recv`, `accept`...). */
   abstract readonly syscall: string
   abstract retry(): T | typeof AGAIN
+  reject(e: Error): void {
+    this.resolve(Promise.reject(e))
+  }
   /** The error its deadline rejects it with. */
   timedOut(): Error {
     return timeoutError(this.syscall)
@@ -263,8 +270,14 @@ export class Io {
   w: Op<unknown> | undefined
   closed = false
 
-  constructor(readonly index: number) {
-    table[index] = this
+  /** `id`: the socket's native id (renewed sockets keep their slot, so their index). */
+  constructor(public id: number) {
+    table[this.index] = this
+  }
+
+  /** The socket's index in the table, from its id (not kept beside it: 8 B less per socket). */
+  get index(): number {
+    return this.id & INDEX_MASK
   }
 
   /**
@@ -277,9 +290,8 @@ export class Io {
     if (broken !== 0) return Promise.reject(pollerFailure())
     const busy = this.busy(dir, op.syscall)
     if (busy !== undefined) return busy
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<T>((resolve) => {
       op.resolve = resolve
-      op.reject = reject
       if (dir === 0) {
         this.r = op as Op<unknown>
         counters.read++
@@ -393,12 +405,8 @@ export function forget(index: number): void {
   table[index] = undefined
 }
 
-/** The table index of a socket id. */
-export function indexOf(id: number): number {
-  return id & INDEX_MASK
-}
-
-const live = new Set<Thread>()
+/** Threads started and not yet ended. */
+let live = 0
 
 /** A thread: an async function started by `newthread`. `done` settles with its outcome. */
 export class Thread {
@@ -407,7 +415,7 @@ export class Thread {
   /** @internal Runs `body` now; the thread is live until what it returns settles. */
   constructor(body: () => unknown) {
     // Live before the body runs, so a body that ends synchronously is accounted for.
-    live.add(this)
+    live++
     let result: Promise<unknown>
     try {
       result = Promise.resolve(body())
@@ -415,33 +423,40 @@ export class Thread {
       result = Promise.reject(e)
     }
     // A derived promise, not an async wrapper: a parked thread then costs its own frame only.
-    // `result` is handled here; `done` rejects on its own, so an error nobody awaits still
-    // surfaces as an unhandled rejection unless a start() running when it is thrown takes it.
-    // That is decided here, when it is thrown, and nowhere earlier: a run that ended (by its
-    // timeout, stop(), or an earlier error) takes nothing.
-    this.done = result.then(
-      (v) => {
-        ended(this)
-        return v
-      },
-      (e: unknown) => {
-        ended(this)
-        const r = runner
-        if (r !== undefined) {
-          this.done.catch(ignore) // start() reports it
-          r.fail(e)
-        }
-        throw e
-      },
-    )
+    // Its handlers are shared but for the bound one that needs `done`, so a thread adds this
+    // object, `done`, its reaction and one bound function. `result` is handled here; `done`
+    // rejects on its own, so an error nobody awaits still surfaces as an unhandled rejection
+    // unless a start() running when it is thrown takes it.
+    this.done = result.then(returned, threw.bind(this))
   }
 }
 
-function ended(t: Thread): void {
-  live.delete(t)
-  queueMicrotask(() => {
-    if (live.size === 0) runner?.finish()
-  })
+function returned(v: unknown): unknown {
+  ended()
+  return v
+}
+
+/**
+ * Whether a start() takes the error is decided here, when it is thrown, and nowhere earlier: a
+ * run that ended (by its timeout, stop(), or an earlier error) takes nothing.
+ */
+function threw(this: Thread, e: unknown): never {
+  ended()
+  const r = runner
+  if (r !== undefined) {
+    this.done.catch(ignore) // start() reports it
+    r.fail(e)
+  }
+  throw e
+}
+
+function ended(): void {
+  live--
+  queueMicrotask(finishIfIdle)
+}
+
+function finishIfIdle(): void {
+  if (live === 0) runner?.finish()
 }
 
 interface Runner {
@@ -555,7 +570,7 @@ export function start(timeout?: number | RunOptions): Promise<void> {
   })
   const finish = (): void => settle(false)
   runner = { promise, finish, fail: (e) => settle(true, e) }
-  if (live.size === 0) {
+  if (live === 0) {
     finish()
     return promise
   }

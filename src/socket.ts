@@ -5,14 +5,14 @@
 import { lstatSync, unlinkSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { isUint8Array } from 'node:util/types'
-import { abortError } from './abort'
+import { abortError, deadlineOf, signalOf } from './abort'
 import native from './binding'
 import { debug, debugging } from './debug'
 import './dispose'
 import { Address, type AddressLike, type Family, familyOf, type Protocol, protocolName, protocolOf, protocols, resolveTarget, type SocketType } from './addr'
 import { argRange, argType, errnoException, ownError } from './errors'
 import { getopt, type OptionValue, setopt } from './options'
-import { forget, indexOf, Io, Op } from './scheduler'
+import { forget, Io, Op } from './scheduler'
 import { counters } from './stats'
 
 /** Validates `buf` and `maxlen` for recv/send; returns the byte count to use. */
@@ -76,10 +76,12 @@ interface UnixFile {
   ino: number
 }
 
-/** What closing a socket needs, held apart from it so that a dropped socket can be collected. */
-interface Remains {
-  id: number
-  unixFile: UnixFile | undefined
+/**
+ * A socket's waiting state, with what closing it needs: both are held apart from the socket so
+ * that a dropped socket can be collected, and one object holds both (one fewer per socket).
+ */
+class Remains extends Io {
+  unixFile: UnixFile | undefined = undefined
 }
 
 /**
@@ -99,43 +101,50 @@ function release(r: Remains): void {
 
 /**
  * Closes sockets dropped without `close()` once they are collected, as the seed did. A socket
- * that an operation waits on is never collected: the waiting op holds it.
+ * that an operation waits on is never collected: the waiting op holds it. Registered without an
+ * unregister token (the registry's map of tokens costs about 40 B a socket): one closed or
+ * detached before it was collected is skipped here instead.
  */
 const dropped = new FinalizationRegistry<Remains>((r) => {
+  if (r.closed) return
   release(r)
-  forget(indexOf(r.id))
+  forget(r.index)
   counters.sockets--
-  if (debugging) debug('close: #%d (collected)', indexOf(r.id))
+  if (debugging) debug('close: #%d (collected)', r.index)
 })
 
 /** @internal Proves a constructor call comes from this library (sockets come from `tcp()`...). */
 export const kCreate = Symbol('socket2.create')
 
+/** The socket types and families, by their number in a socket's `#kind`. */
+const TYPES: readonly SocketType[] = ['tcp', 'udp', 'raw']
+const FAMILIES: readonly Family[] = ['inet', 'inet6', 'unix']
+
 /** A socket of any kind. Made by `tcp()`, `udp()` or `raw()`. */
 export class Socket {
   /** The native id, or -1 once closed. */
   #id: number
-  readonly #type: SocketType
-  readonly #family: Family
-  readonly #protocol: number
+  /**
+   * Type, family and protocol number in one small integer, `type | family << 2 | protocol << 4`
+   * (one field rather than three: 16 B less per socket).
+   */
+  readonly #kind: number
   /** Options set so far and the explicit bind, re-applied by `renew()`; absent until used. */
   #opts: Map<string, OptionValue> | undefined
   #bound: Address | undefined
-  /** The id and unix socket file, for `close()` or for closing the socket once collected. */
-  readonly #remains: Remains
-  /** @internal The waiting state the dispatch resumes. */
-  readonly io: Io
+  /**
+   * @internal The waiting state the dispatch resumes, with the id and unix socket file for
+   * `close()` or for closing the socket once collected.
+   */
+  readonly io: Remains
 
   /** @internal */
   constructor(key: symbol, type: SocketType, family: Family, protocol: number, id: number) {
     if (key !== kCreate) throw new TypeError('Sockets are made by tcp(), not constructed directly')
-    this.#type = type
-    this.#family = family
-    this.#protocol = protocol
+    this.#kind = TYPES.indexOf(type) | (FAMILIES.indexOf(family) << 2) | (protocol << 4)
     this.#id = id
-    this.io = new Io(indexOf(id))
-    this.#remains = { id, unixFile: undefined }
-    dropped.register(this, this.#remains, this)
+    this.io = new Remains(id)
+    dropped.register(this, this.io)
     counters.sockets++
     if (debugging) debug('open: %s %s #%d', type, family, this.io.index)
   }
@@ -148,22 +157,23 @@ export class Socket {
 
   /** `'tcp'`, `'udp'` or `'raw'`. */
   type(): SocketType {
-    return this.#type
+    return TYPES[this.#kind & 3]!
   }
 
   /** `'inet'`, `'inet6'` or `'unix'`. */
   family(): Family {
-    return this.#family
+    return FAMILIES[(this.#kind >> 2) & 3]!
   }
 
   /** `'tcp'`, `'udp'`, `'icmp'`... (the kind's default when none was given). */
   protocol(): Protocol {
-    return (this.#protocol !== 0 && protocolName(this.#protocol)) || this.#type
+    const p = this.protocolNumber
+    return (p !== 0 && protocolName(p)) || this.type()
   }
 
   /** @internal The IANA protocol number given at creation (0: the kind's default). */
   get protocolNumber(): number {
-    return this.#protocol
+    return this.#kind >> 4
   }
 
   /** Whether `close()` was called (or a deadline closed the socket). */
@@ -186,7 +196,7 @@ export class Socket {
    */
   bind(target?: AddressLike | string | false, port?: number | string, flags?: string | string[]): Promise<void> {
     const id = this.id('bind')
-    const addrs = resolveTarget(target, port, this.#type, this.#family, flags ?? 'passive')
+    const addrs = resolveTarget(target, port, this.type(), this.family(), flags ?? 'passive')
     return Array.isArray(addrs) ? this.bindTo(id, addrs) : addrs.then((a) => this.bindTo(this.id('bind'), a))
   }
 
@@ -203,7 +213,7 @@ export class Socket {
       const path = resolve(a.address)
       try {
         const { dev, ino } = lstatSync(path)
-        this.#remains.unixFile = { path, dev, ino }
+        this.io.unixFile = { path, dev, ino }
       } catch {}
     }
   }
@@ -217,7 +227,7 @@ export class Socket {
     if (id < 0) throw errnoException(-id, 'socket')
     // Same slot, new generation: the old socket's late events cannot reach the new one.
     this.#id = id
-    this.#remains.id = id
+    this.io.id = id
     for (const [name, value] of this.#opts ?? []) setopt(id, name, value)
     if (this.#bound !== undefined) this.bindSync(id, this.#bound)
   }
@@ -255,8 +265,8 @@ export class Socket {
    */
   close(): void {
     if (this.#id < 0) return
-    release(this.#remains)
-    this.#gone('close')
+    release(this.io)
+    this.gone('close')
   }
 
   /**
@@ -276,14 +286,17 @@ export class Socket {
   detach(): number {
     const fd = native.detach(this.id('detach'))
     if (fd < 0) throw errnoException(-fd, 'detach')
-    this.#gone('detach')
+    this.gone('detach')
     return fd
   }
 
-  /** The socket left this object (closed or detached): waiting operations reject. */
-  #gone(how: string): void {
+  /**
+   * The socket left this object (closed or detached): waiting operations reject. Here and in
+   * the socket kinds, helpers are `private` rather than `#` methods: a class with `#` methods
+   * stores its brand in every instance.
+   */
+  private gone(how: string): void {
     this.#id = -1
-    dropped.unregister(this)
     counters.sockets--
     if (debugging) debug('%s: #%d', how, this.io.index)
     this.io.close()
@@ -298,6 +311,31 @@ export class Socket {
   [Symbol.asyncDispose](): Promise<void> {
     this.close()
     return Promise.resolve()
+  }
+
+  /**
+   * @internal The opening of a call that may wait on direction `dir` (0 read, 1 write):
+   * validates `expires` (TypeError), then gives the socket's id (ERR_SOCKET_CLOSED once
+   * closed), or the promise that ends the call at once: ERR_SOCKET_BUSY while an operation
+   * waits on `dir`, AbortError for an already aborted signal.
+   */
+  begin(dir: 0 | 1, syscall: string, expires: unknown): number | Promise<never> {
+    deadlineOf(expires)
+    const signal = signalOf(expires)
+    const id = this.id(syscall)
+    const busy = this.io.busy(dir, syscall)
+    if (busy !== undefined) return busy
+    if (signal?.aborted) return this.aborted(signal)
+    return id
+  }
+
+  /**
+   * @internal Parks `op` on `dir` until it completes, the deadline in `expires` passes or its
+   * signal aborts. `expires` is read again here, on the path that waits only, so that the path
+   * that does not carries nothing from `begin`.
+   */
+  wait<T>(dir: 0 | 1, op: Op<T>, expires: unknown): Promise<T> {
+    return this.io.park(dir, op, deadlineOf(expires), signalOf(expires))
   }
 
   /**

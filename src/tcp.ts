@@ -68,19 +68,19 @@ export class Tcp extends Socket {
     const n = Math.min((requested as number | undefined) ?? MAX_BACKLOG, MAX_BACKLOG)
     const bound = native.address(id, false)
     const unbound = bound.errno !== 0 || (bound.port === 0 && this.family() !== 'unix') || (this.family() === 'unix' && bound.address === '')
-    if (!unbound) return this.#listen(id, n)
+    if (!unbound) return this.listenOn(id, n)
     const addrs = resolveTarget(to, p, 'tcp', this.family(), f ?? 'passive')
-    if (Array.isArray(addrs)) return this.#bindListen(n, addrs)
-    return addrs.then((a) => this.#bindListen(n, a))
+    if (Array.isArray(addrs)) return this.bindListen(n, addrs)
+    return addrs.then((a) => this.bindListen(n, a))
   }
 
-  async #bindListen(backlog: number, addrs: Address[]): Promise<void> {
+  private async bindListen(backlog: number, addrs: Address[]): Promise<void> {
     const id = this.id('listen')
     this.bindSync(id, addrs[0]!)
-    return this.#listen(id, backlog)
+    return this.listenOn(id, backlog)
   }
 
-  async #listen(id: number, backlog: number): Promise<void> {
+  private async listenOn(id: number, backlog: number): Promise<void> {
     const e = native.listen(id, backlog)
     if (e < 0) throw errnoException(-e, 'listen')
   }
@@ -104,11 +104,11 @@ export class Tcp extends Socket {
     if (connecting.has(this)) return Promise.reject(ownError('ERR_SOCKET_BUSY', 'connect'))
     if (signal?.aborted) return this.aborted(signal)
     const addrs = resolveTarget(target as AddressLike | string | false, port as number | string | undefined, 'tcp', this.family(), undefined)
-    return this.#connect(addrs, deadline, signal)
+    return this.connectTo(addrs, deadline, signal)
   }
 
   /** Tries each address in turn; marked as connecting from its synchronous start to its end. */
-  async #connect(target: Address[] | Promise<Address[]>, expires: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+  private async connectTo(target: Address[] | Promise<Address[]>, expires: number | undefined, signal: AbortSignal | undefined): Promise<void> {
     connecting.add(this)
     try {
       const addrs = Array.isArray(target) ? target : await (signal === undefined ? target : abortable(target, signal, () => this.close()))
@@ -132,14 +132,10 @@ export class Tcp extends Socket {
    * closed and the call rejects with ETIMEDOUT; when `signal` aborts, the same with AbortError.
    */
   accept(expires?: Expires): Promise<[Tcp, Address, Address]> {
-    const deadline = deadlineOf(expires)
-    const signal = signalOf(expires)
-    this.id('accept')
+    const id = this.begin(0, 'accept', expires)
+    if (typeof id !== 'number') return id
     const op = new AcceptOp(this)
-    const busy = this.io.busy(0, 'accept')
-    if (busy !== undefined) return busy
-    if (signal?.aborted) return this.aborted(signal)
-    return attempt(op) ?? this.io.park(0, op, deadline, signal)
+    return attempt(op) ?? this.wait(0, op, expires)
   }
 
   /**
@@ -186,14 +182,10 @@ export class Tcp extends Socket {
    * await c.send([header, body])
    */
   send(data: string | Uint8Array | readonly (string | Uint8Array)[], maxlen?: number, expires?: Expires): Promise<number> {
-    if (isArray(data)) return this.#sendVectored(data, maxlen, expires)
+    if (isArray(data)) return this.sendVectored(data, maxlen, expires)
     const len = sendSize(data, maxlen)
-    const deadline = deadlineOf(expires)
-    const signal = signalOf(expires)
-    const id = this.id('send')
-    const busy = this.io.busy(1, 'send')
-    if (busy !== undefined) return busy
-    if (signal?.aborted) return this.aborted(signal)
+    const id = this.begin(1, 'send', expires)
+    if (typeof id !== 'number') return id
     // The common case, everything sent at once, allocates no op (nor a Buffer for a string).
     const out = payload(data as string | Uint8Array, maxlen)
     const n = sendOnce(id, out, len, undefined)
@@ -201,10 +193,10 @@ export class Tcp extends Socket {
     const op = new SendOp(this, typeof out === 'string' ? Buffer.from(out, 'utf8') : out, len)
     if (n > 0) op.off = n
     else if (n !== WOULD_BLOCK) return failed(ioError(-n, 'send', this.peer()))
-    return attempt(op) ?? this.io.park(1, op, deadline, signal)
+    return attempt(op) ?? this.wait(1, op, expires)
   }
 
-  #sendVectored(data: readonly unknown[], maxlen: unknown, expires: unknown): Promise<number> {
+  private sendVectored(data: readonly unknown[], maxlen: unknown, expires: unknown): Promise<number> {
     // Strings become bytes in a copy of the array; an array of bytes alone passes as it is.
     let bufs: Uint8Array[] | undefined
     let total = 0
@@ -218,12 +210,8 @@ export class Tcp extends Socket {
     }
     const all = bufs ?? (data as Uint8Array[])
     const len = counted(total, maxlen)
-    const deadline = deadlineOf(expires)
-    const signal = signalOf(expires)
-    const id = this.id('send')
-    const busy = this.io.busy(1, 'send')
-    if (busy !== undefined) return busy
-    if (signal?.aborted) return this.aborted(signal)
+    const id = this.begin(1, 'send', expires)
+    if (typeof id !== 'number') return id
     if (len === 0) return completed(0)
     const n = native.sendVectored(id, all, 0, Math.min(len, MAX_VECTORED))
     if (n === len) return completed(n)
@@ -231,7 +219,7 @@ export class Tcp extends Socket {
     // Its own copy of the array: the caller may change theirs while this waits.
     const op = new SendVectoredOp(this, all.slice(), len)
     if (n > 0) op.off = n
-    return attempt(op) ?? this.io.park(1, op, deadline, signal)
+    return attempt(op) ?? this.wait(1, op, expires)
   }
 
   /**
@@ -245,17 +233,13 @@ export class Tcp extends Socket {
   recv(buf: Uint8Array, maxlen?: number, expires?: Expires): Promise<number> {
     const len = span(buf, maxlen, 'buf')
     if (len === 0) throw argRange('maxlen', 'at least 1 (0 would read as end of stream)', maxlen ?? 0)
-    const deadline = deadlineOf(expires)
-    const signal = signalOf(expires)
-    const id = this.id('recv')
-    const busy = this.io.busy(0, 'recv')
-    if (busy !== undefined) return busy
-    if (signal?.aborted) return this.aborted(signal)
+    const id = this.begin(0, 'recv', expires)
+    if (typeof id !== 'number') return id
     // Data already there: no op is allocated.
     const n = native.recv(id, buf, 0, len)
     if (n >= 0) return completed(n)
     if (n !== WOULD_BLOCK) return failed(ioError(-n, 'recv', this.peer()))
-    return this.io.park(0, new RecvOp(this, buf, len), deadline, signal)
+    return this.wait(0, new RecvOp(this, buf, len), expires)
   }
 
   /** @internal The peer, for error messages; undefined when not connected. */
