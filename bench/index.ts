@@ -234,7 +234,7 @@ async function main(): Promise<void> {
   // recv). The second row is the socket's own cost: nothing waits on a socket2 end (a pool's
   // idle connections); node's sockets are the same minus their 'data' handler.
   for (const [open, what, target] of [
-    [false, 'both ends in process, each waiting for data', '<= 0.3x node'],
+    [false, 'both ends in process, each waiting for data', '<= 0.5x node'],
     [true, 'both ends in process, nothing waiting', 'none (the socket alone)'],
   ] as const) {
     const idleName = `${IDLE_PAIRS} idle connections, ${what} (lower is better)`
