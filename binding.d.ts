@@ -63,6 +63,13 @@ export declare function recvMany(id: number, bufs: Uint8Array[], count: number, 
 export declare function sendVectored(id: number, bufs: Uint8Array[], offset: number, len: number): number
 
 /**
+ * Writes the shared-poller counts `[threads, kept, routed, dropped, drained]` into `out`, the
+ * bytes of a `Float64Array` (as many as fit, in the platform's byte order): how many were
+ * written, 0 where the thread's poller is no hub's.
+ */
+export declare function hubStats(out: Uint8Array): number
+
+/**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
  * flavor napi-rs can build is listed, because `NAPI_RS_NATIVE_LIBRARY_PATH`
@@ -169,13 +176,6 @@ export declare function getopt(id: number, name: string): OptValue
 
 /** Reads a text-valued option. */
 export declare function getoptText(id: number, name: string): OptText
-
-/**
- * The threads sharing this thread's OS poller, its routing counts (see `HubStats`) and the
- * events this thread drained from it: `[threads, kept, routed, dropped, drained]`, or empty
- * where the poller is no hub's (`uvpoll`, `thread`).
- */
-export declare function hubStats(): Array<number>
 
 /**
  * Sets up this environment's poller and hooks it to the loop. `dispatch(count)` is called

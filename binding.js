@@ -799,7 +799,6 @@ module.exports.fd = nativeBinding.fd
 module.exports.finishConnect = nativeBinding.finishConnect
 module.exports.getopt = nativeBinding.getopt
 module.exports.getoptText = nativeBinding.getoptText
-module.exports.hubStats = nativeBinding.hubStats
 module.exports.init = nativeBinding.init
 module.exports.lastPeer = nativeBinding.lastPeer
 module.exports.listen = nativeBinding.listen

@@ -20,6 +20,11 @@ export const counters = {
   dispatches: 0,
 }
 
+/** Where the native side writes the shared-poller counts (one array, no allocation a call),
+ * and its bytes, as the native call takes them. */
+const hub = new Float64Array(5)
+const hubBytes = new Uint8Array(hub.buffer)
+
 /** What `stats()` returns. */
 export interface Stats {
   /** Sockets open in this thread. */
@@ -60,7 +65,9 @@ export function stats(): Stats {
     wakeups: c.wakeups,
     dispatches: c.dispatches,
   }
-  const [threads, kept, routed, dropped, drained] = native.hubStats()
-  if (threads !== undefined) s.poller = { threads, kept, routed, dropped, drained: drained! }
+  if (native.hubStats(hubBytes) === hub.length) {
+    const [threads, kept, routed, dropped, drained] = hub
+    s.poller = { threads: threads!, kept: kept!, routed: routed!, dropped: dropped!, drained: drained! }
+  }
   return s
 }

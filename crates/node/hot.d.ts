@@ -61,3 +61,10 @@ export declare function recvMany(id: number, bufs: Uint8Array[], count: number, 
  * vectored send (at most 1024 buffers of it): the count sent or `-errno`.
  */
 export declare function sendVectored(id: number, bufs: Uint8Array[], offset: number, len: number): number
+
+/**
+ * Writes the shared-poller counts `[threads, kept, routed, dropped, drained]` into `out`, the
+ * bytes of a `Float64Array` (as many as fit, in the platform's byte order): how many were
+ * written, 0 where the thread's poller is no hub's.
+ */
+export declare function hubStats(out: Uint8Array): number

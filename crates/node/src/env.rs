@@ -548,21 +548,22 @@ impl Reactor {
 }
 
 /// The threads sharing this thread's OS poller, its routing counts (see `HubStats`) and the
-/// events this thread drained from it: `[threads, kept, routed, dropped, drained]`, or empty
-/// where the poller is no hub's (`uvpoll`, `thread`).
-#[napi(js_name = "hubStats")]
-pub fn hub_stats(env: Env) -> Vec<f64> {
-  with(env.raw(), |r| {
+/// events this thread drained from it: `[threads, kept, routed, dropped, drained]`, or `None`
+/// where the poller is no hub's (`uvpoll`, `thread`). Exported by `hot`: `stats()` reads it.
+pub fn hub_stats(env: sys::napi_env) -> Option<[u64; 5]> {
+  with(env, |r| {
     r.poller.hub().map(|h| {
       let s = h.stats();
-      let mine = r.poller.drained();
-      [h.members() as u64, s.kept, s.routed, s.dropped, mine]
-        .map(|n| n as f64)
-        .to_vec()
+      [
+        h.members() as u64,
+        s.kept,
+        s.routed,
+        s.dropped,
+        r.poller.drained(),
+      ]
     })
   })
   .flatten()
-  .unwrap_or_default()
 }
 
 /// This thread's OS poller descriptor (epoll/kqueue fd), or -1 where it has none (see

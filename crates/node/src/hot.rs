@@ -1,6 +1,6 @@
 //! The per-operation calls, `send`, `recv`, `sendTo`, `recvFrom`, `sendText`, and the batched
-//! `sendMany`, `recvMany` and `sendVectored`, and the dispatch's `redrain`, as plain Node-API
-//! callbacks.
+//! `sendMany`, `recvMany` and `sendVectored`, the dispatch's `redrain`, and `stats()`'s
+//! `hubStats`, as plain Node-API callbacks.
 //!
 //! napi-rs's generated glue opens a borrow-tracking scope on every call, even one without
 //! arguments (an `Arc<Mutex<_>>` allocation and two thread-local pushes): measured, about 280 ns
@@ -475,10 +475,34 @@ unsafe extern "C" fn redrain(env: sys::napi_env, info: sys::napi_callback_info) 
   unsafe { call(env, info, |_| Ok(env::redrain(env))) }
 }
 
+/// `hubStats(out)`: writes `env::hub_stats` into `out`, the bytes of a `Float64Array` (as many
+/// as fit, in native byte order, which is the array's); the count written, 0 where the poller
+/// is no hub's.
+unsafe extern "C" fn hub_stats(
+  env: sys::napi_env,
+  info: sys::napi_callback_info,
+) -> sys::napi_value {
+  // SAFETY: the engine's own env and info; the slice is `out`'s memory, alone, for this call.
+  unsafe {
+    call(env, info, |a| {
+      let out = a.bytes_mut(0)?;
+      let Some(counts) = env::hub_stats(env) else {
+        return Ok(0);
+      };
+      let mut n = 0;
+      for (dst, c) in out.chunks_exact_mut(8).zip(counts) {
+        dst.copy_from_slice(&(c as f64).to_ne_bytes());
+        n += 1;
+      }
+      Ok(n)
+    })
+  }
+}
+
 /// Adds the hot calls to the module's exports.
 #[napi(module_exports)]
 pub fn hot_calls(exports: Object, env: Env) -> Result<()> {
-  let calls: [(&CStr, sys::napi_callback); 9] = [
+  let calls: [(&CStr, sys::napi_callback); 10] = [
     (c"send", Some(send)),
     (c"recv", Some(recv)),
     (c"sendTo", Some(send_to)),
@@ -488,6 +512,7 @@ pub fn hot_calls(exports: Object, env: Env) -> Result<()> {
     (c"recvMany", Some(recv_many)),
     (c"sendVectored", Some(send_vectored)),
     (c"redrain", Some(redrain)),
+    (c"hubStats", Some(hub_stats)),
   ];
   for (name, cb) in calls {
     let mut f = ptr::null_mut();
