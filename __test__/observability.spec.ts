@@ -9,7 +9,7 @@ import { promisify } from 'node:util'
 import { once } from 'node:events'
 import { Worker } from 'node:worker_threads'
 import { clock, newthread, sleep, type Stats, stats, udp } from 'socket2'
-import { childStart, closing, pair, within } from './util.ts'
+import { childStart, closing, emulated, pair, within } from './util.ts'
 
 const fixture = fileURLToPath(new URL('./fixtures/debug-log.mjs', import.meta.url))
 
@@ -67,7 +67,9 @@ test('stats() is cheap enough to call per request: 100,000 calls well under a se
   const t0 = clock()
   let n = 0
   for (let i = 0; i < 100_000; i++) n += stats().sockets
-  t.true(clock() - t0 < 1, `${((clock() - t0) * 1e4).toFixed(2)} µs per call`)
+  // An emulator runs each call into the addon (one per stats()) about 200 times slower.
+  const bound = emulated ? 30 : 1
+  t.true(clock() - t0 < bound, `${((clock() - t0) * 10).toFixed(2)} µs per call`)
   t.true(n >= 0)
 })
 
