@@ -374,7 +374,7 @@ impl Reactor {
     }
   }
 
-  /// After the rounds: asks for another wake-up if events are still queued.
+  /// When a wake-up stops draining: asks for another if events may be left.
   fn rearm(&self) {
     match &self.wake {
       // The uv handles stay armed: libuv polls at every loop iteration.
@@ -419,7 +419,11 @@ pub fn wake_rounds(env: sys::napi_env) {
     call_dispatch(&call, -errno);
   }
   with(env, |r| {
-    r.redrain_until = None;
+    // Under a poller thread this runs inside the threadsafe function's callback scope: the
+    // dispatches' microtasks, and their redrains, run once it returns, in the same time.
+    if !matches!(r.wake, Wake::Thread(_)) {
+      r.redrain_until = None;
+    }
     r.rearm();
     let waiting = r.control(WAITERS) > 0;
     r.set_ref(waiting)
@@ -433,11 +437,15 @@ pub fn wake_rounds(env: sys::napi_env) {
 /// none, when the wake-up's `REDRAIN_TIME` is up, or outside a wake-up; `-errno`, once, when
 /// the OS poller failed. Exported by `hot`.
 pub fn redrain(env: sys::napi_env) -> i32 {
-  with(env, |r| {
-    if !r.redrain_until.is_some_and(|t| Instant::now() < t) {
-      return 0;
+  with(env, |r| match r.redrain_until {
+    Some(t) if Instant::now() < t => drain_once(r),
+    Some(_) => {
+      // The time is up: what is left waits for the next wake-up.
+      r.redrain_until = None;
+      r.rearm();
+      0
     }
-    drain_once(r)
+    None => 0,
   })
   .unwrap_or(0)
 }
