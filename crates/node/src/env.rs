@@ -10,8 +10,8 @@
 //!
 //! Where the loop cannot poll that fd (Windows, whose IOCP has no fd), the loop polls each
 //! socket with a `uv_poll_t` of its own instead (see `wake_socket`). Where there is no libuv
-//! (Bun and Deno), a poller thread waits and wakes the loop through a threadsafe function, once
-//! per batch (see `wake_thread`). Either way, what runs in JavaScript is the same.
+//! (Bun and Deno), a poller thread waits and wakes the loop through a threadsafe function (see
+//! `wake_thread`). Either way, what runs in JavaScript is the same.
 //!
 //! The wake source keeps the loop alive only while JavaScript has an operation waiting:
 //! JavaScript counts its waiters in a shared control array, refs the source when the count leaves
