@@ -11,7 +11,9 @@
 //! none is made while the JavaScript thread is known to drain again (`awake`): a ring sets it, and
 //! it stays set while the JavaScript thread's drains find events. A drain that finds none clears
 //! it and then drains once more: what the thread saw while it was set is taken by that drain, what
-//! comes after it rings. Nothing is lost, and every event is taken by one drain only.
+//! comes after it rings. Nothing is lost, and every event is taken by one drain only. On Unix the
+//! thread also stops watching while it is set, after the first event it sees then, so a busy
+//! exchange does not wake it for every event; the drain that clears it wakes the thread.
 
 #[cfg(windows)]
 use std::collections::VecDeque;
@@ -105,6 +107,8 @@ fn failure(e: std::io::Error) -> Error {
 #[cfg(unix)]
 struct Watch {
   poll: mio::Poll,
+  /// The poller's epoll/kqueue fd.
+  fd: i32,
 }
 
 #[cfg(unix)]
@@ -116,21 +120,44 @@ impl Watch {
     let fd = poller
       .fd()
       .ok_or_else(|| std::io::Error::other("poller has no fd"))?;
+    let fd = fd as i32;
     let poll = mio::Poll::new()?;
     // Edge-triggered: an epoll or kqueue fd becomes readable again with each new event.
     poll.registry().register(
-      &mut mio::unix::SourceFd(&(fd as i32)),
+      &mut mio::unix::SourceFd(&fd),
       Self::POLLER,
       mio::Interest::READABLE,
     )?;
-    Ok(Watch { poll })
+    Ok(Watch { poll, fd })
   }
 
-  /// Rings when the poller has new events.
+  /// Rings when the poller has new events. An event while the JavaScript thread drains on its
+  /// own is its to take: the thread then sleeps until that ends rather than wake again for each
+  /// one, and afterwards rings only if events are still there (it drained the others).
   fn pass_on(&self, events: &mio::Events, s: &Shared) {
-    if events.iter().any(|e| e.token() == Self::POLLER) {
+    if !events.iter().any(|e| e.token() == Self::POLLER) {
+      return;
+    }
+    let mut parked = false;
+    while s.awake.load(Ordering::SeqCst) && !s.stop.load(Ordering::Acquire) {
+      std::thread::park();
+      parked = true;
+    }
+    if !parked || self.ready() {
       s.ring();
     }
+  }
+
+  /// Whether the poller holds events now.
+  fn ready(&self) -> bool {
+    let mut p = libc::pollfd {
+      fd: self.fd,
+      events: libc::POLLIN,
+      revents: 0,
+    };
+    // SAFETY: one live pollfd and its count; a zero timeout never blocks. On failure (the fd
+    // gone) ring anyway: the drain then reports the error.
+    unsafe { libc::poll(&mut p, 1, 0) != 0 }
   }
 }
 
@@ -254,6 +281,8 @@ impl ThreadWake {
   pub fn drain(&self, poller: &mut Poller, out: &mut [i32]) -> std::result::Result<usize, i32> {
     let mut n = self.take(poller, out)?;
     if n == 0 && self.shared.awake.swap(false, Ordering::SeqCst) {
+      #[cfg(unix)]
+      self.wake_thread();
       n = self.take(poller, out)?;
       if n > 0 {
         self.shared.awake.store(true, Ordering::SeqCst);
@@ -285,6 +314,13 @@ impl ThreadWake {
     Ok(n)
   }
 
+  /// Lets the thread watch again if it sleeps (see `Watch::pass_on`).
+  fn wake_thread(&self) {
+    if let Some(t) = &self.thread {
+      t.thread().unpark();
+    }
+  }
+
   /// The JavaScript thread stops draining while it may have left events (its time was up):
   /// it rings itself, since the thread did not for what came while it was awake.
   pub fn rearm(&self) {
@@ -303,6 +339,7 @@ impl ThreadWake {
       .lock()
       .unwrap_or_else(|p| p.into_inner())
       .take();
+    self.wake_thread();
     // If the wake fails the thread is still in poll(): joining would hang, so it is detached.
     // Should it wake later it finds the stop flag and no function to call.
     if self.waker.wake().is_ok() {
