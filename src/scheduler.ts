@@ -16,11 +16,12 @@ import { at, clock, type Timer } from './timers'
 
 /** `[index, bits]` pairs written by the native drain. */
 const events = new Int32Array(2048)
-/** Shared with native code: `[waiters, refed, inDispatch]`. */
-const control = new Int32Array(3)
+/** Shared with native code: `[waiters, refed, inDispatch, resume]`. */
+const control = new Int32Array(4)
 const WAITERS = 0
 const REFED = 1
 const IN_DISPATCH = 2
+const RESUME = 3
 
 /**
  * How readiness reaches this thread:
@@ -127,6 +128,16 @@ function redrain(): void {
   redrainQueued = false
   const n = native.redrain()
   if (n !== 0) dispatch(n)
+  else if (control[RESUME] === 1) {
+    // The time is up with events maybe left, under a poller thread: the next wake-up is made
+    // from an immediate, so the loop goes on in between.
+    control[RESUME] = 0
+    setImmediate(resume)
+  }
+}
+
+function resume(): void {
+  native.resume()
 }
 
 /**

@@ -35,7 +35,8 @@ use crate::wake_uv::UvWake;
 const WAITERS: usize = 0;
 const REFED: usize = 1;
 const IN_DISPATCH: usize = 2;
-const CONTROL_LEN: usize = 3;
+const RESUME: usize = 3;
+const CONTROL_LEN: usize = 4;
 
 /// Events taken from the OS poller per drain.
 const EVENT_CAPACITY: usize = 1024;
@@ -174,7 +175,7 @@ fn reference(env: sys::napi_env, v: sys::napi_value) -> Result<sys::napi_ref> {
 
 /// Sets up this environment's poller and hooks it to the loop. `dispatch(count)` is called
 /// with the number of `[index, bits]` pairs written to `events`; `control` is the shared
-/// `[waiters, refed, inDispatch]` array; `mode` is `'uv'` (the loop polls the poller's fd;
+/// `[waiters, refed, inDispatch, resume]` array; `mode` is `'uv'` (the loop polls the poller's fd;
 /// Unix), `'uvpoll'` (the loop polls each socket) or `'thread'` (a poller thread wakes the
 /// loop). Returns the would-block sentinel.
 #[napi]
@@ -374,14 +375,13 @@ impl Reactor {
     }
   }
 
-  /// When a wake-up stops draining: asks for another if events may be left.
-  fn rearm(&self) {
-    match &self.wake {
-      // The uv handles stay armed: libuv polls at every loop iteration.
-      #[cfg(unix)]
-      Wake::Uv(_) => {}
-      Wake::Socket(_) => {}
-      Wake::Thread(w) => w.rearm(),
+  /// When a wake-up stops draining: asks for another if events may be left. The uv handles
+  /// stay armed (libuv polls at every loop iteration). A poller thread's wake-up is asked of
+  /// JavaScript (`resume`), which makes it from an immediate, so the loop goes on in between:
+  /// a threadsafe function's call made now would run at once (Node empties its queue in one go).
+  fn rearm(&mut self) {
+    if matches!(&self.wake, Wake::Thread(w) if w.awake()) {
+      self.set_control(RESUME, 1);
     }
   }
 }
@@ -448,6 +448,13 @@ pub fn redrain(env: sys::napi_env) -> i32 {
     None => 0,
   })
   .unwrap_or(0)
+}
+
+/// Makes a wake-up as the poller thread's ring does; JavaScript calls it from an immediate when
+/// a wake-up's time ran out with events maybe left (see `Reactor::rearm`).
+#[napi]
+pub fn resume(env: Env) {
+  wake_rounds(env.raw());
 }
 
 /// This thread's OS poller descriptor (epoll/kqueue fd), or -1 where it has none (see

@@ -321,12 +321,10 @@ impl ThreadWake {
     }
   }
 
-  /// The JavaScript thread stops draining while it may have left events (its time was up):
-  /// it rings itself, since the thread did not for what came while it was awake.
-  pub fn rearm(&self) {
-    if self.shared.awake.load(Ordering::SeqCst) {
-      self.tsfn.signal();
-    }
+  /// Whether the JavaScript thread was to drain again: when it stops with its time up, the
+  /// thread has not rung for what came meanwhile, so it must wake itself.
+  pub fn awake(&self) -> bool {
+    self.shared.awake.load(Ordering::SeqCst)
   }
 
   /// Stops and joins the thread, then releases the threadsafe function.
