@@ -180,7 +180,7 @@ export declare function getoptText(id: number, name: string): OptText
 /**
  * Sets up this environment's poller and hooks it to the loop. `dispatch(count)` is called
  * with the number of `[index, bits]` pairs written to `events`; `control` is the shared
- * `[waiters, refed, inDispatch]` array; `mode` is `'uv'` (the loop polls the poller's fd;
+ * `[waiters, refed, inDispatch, resume]` array; `mode` is `'uv'` (the loop polls the poller's fd;
  * Unix), `'uvpoll'` (the loop polls each socket) or `'thread'` (a poller thread wakes the
  * loop). Returns the would-block sentinel.
  */
@@ -289,6 +289,12 @@ export declare function refLoop(): void
  * `-errno`.
  */
 export declare function reopen(id: number): number
+
+/**
+ * Makes a wake-up as the poller thread's ring does; JavaScript calls it from an immediate when
+ * a wake-up's time ran out with events maybe left (see `Reactor::rearm`).
+ */
+export declare function resume(): void
 
 /** Sets an option (JavaScript validated the name and the value's type): 0 or `-errno`. */
 export declare function setopt(id: number, name: string, value: number): number

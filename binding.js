@@ -811,6 +811,7 @@ module.exports.readyNow = nativeBinding.readyNow
 module.exports.receivedFrom = nativeBinding.receivedFrom
 module.exports.refLoop = nativeBinding.refLoop
 module.exports.reopen = nativeBinding.reopen
+module.exports.resume = nativeBinding.resume
 module.exports.setopt = nativeBinding.setopt
 module.exports.setoptText = nativeBinding.setoptText
 module.exports.share = nativeBinding.share

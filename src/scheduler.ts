@@ -16,11 +16,12 @@ import { at, clock, type Timer } from './timers'
 
 /** `[index, bits]` pairs written by the native drain. */
 const events = new Int32Array(2048)
-/** Shared with native code: `[waiters, refed, inDispatch]`. */
-const control = new Int32Array(3)
+/** Shared with native code: `[waiters, refed, inDispatch, resume]`. */
+const control = new Int32Array(4)
 const WAITERS = 0
 const REFED = 1
 const IN_DISPATCH = 2
+const RESUME = 3
 
 /**
  * How readiness reaches this thread:
@@ -58,7 +59,7 @@ const table: (Io | undefined)[] = []
 let pollers: ((ready: boolean) => void)[] = []
 
 function addWaiter(): void {
-  if (checker === undefined && pollerMode === 'uv') checker = setInterval(checkPoller, CHECK_MS).unref()
+  if (checker === undefined && pollerMode !== 'uvpoll') checker = setInterval(checkPoller, CHECK_MS).unref()
   control[WAITERS]!++
   // Inside a dispatch the native side settles the ref when it returns.
   if (control[REFED] === 0 && control[IN_DISPATCH] === 0) native.refLoop()
@@ -105,11 +106,9 @@ function dispatch(n: number): void {
     for (const resolve of p) resolve(true)
   }
   // Queued after the continuations resumed above, so it runs once they have started. Only where
-  // a drain asks the OS: the poller thread's wake-up runs inside the threadsafe function's
-  // callback scope, so these microtasks run only after it returned, and new events reach this
-  // thread through the poller thread later still; libuv's socket handles report only when the
-  // loop polls. A redrain would find nothing.
-  if (n > 0 && !redrainQueued && pollerMode === 'uv') {
+  // a drain asks the OS (not with libuv's socket handles, which report only when the loop polls:
+  // a redrain would find nothing).
+  if (n > 0 && !redrainQueued && pollerMode !== 'uvpoll') {
     redrainQueued = true
     settled.then(redrain)
   }
@@ -129,6 +128,16 @@ function redrain(): void {
   redrainQueued = false
   const n = native.redrain()
   if (n !== 0) dispatch(n)
+  else if (control[RESUME] === 1) {
+    // The time is up with events maybe left, under a poller thread: the next wake-up is made
+    // from an immediate, so the loop goes on in between.
+    control[RESUME] = 0
+    setImmediate(resume)
+  }
+}
+
+function resume(): void {
+  native.resume()
 }
 
 /**
@@ -142,10 +151,11 @@ function catchUp(): void {
 }
 
 /**
- * How often the poller is checked while operations wait, in uv mode. Nothing else notices its
- * fd closed behind the library's back: the kernel drops it from libuv's epoll set without an
- * event, and the waits would hang. The check is a drain, as before a deadline fires, so it also
- * delivers readiness a lost wake-up would have left behind.
+ * How often the poller is checked while operations wait, where its fd is watched (by libuv, or
+ * by the poller thread). Nothing else notices it closed behind the library's back: the kernel
+ * drops it from the watching epoll set without an event, and the waits would hang. The check is
+ * a drain, as before a deadline fires, so it also delivers readiness a lost wake-up would have
+ * left behind.
  */
 const CHECK_MS = 1000
 let checker: NodeJS.Timeout | undefined

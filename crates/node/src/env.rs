@@ -10,8 +10,8 @@
 //!
 //! Where the loop cannot poll that fd (Windows, whose IOCP has no fd), the loop polls each
 //! socket with a `uv_poll_t` of its own instead (see `wake_socket`). Where there is no libuv
-//! (Bun and Deno), a poller thread waits and wakes the loop through a threadsafe function, once
-//! per batch (see `wake_thread`). Either way, what runs in JavaScript is the same.
+//! (Bun and Deno), a poller thread waits and wakes the loop through a threadsafe function (see
+//! `wake_thread`). Either way, what runs in JavaScript is the same.
 //!
 //! The wake source keeps the loop alive only while JavaScript has an operation waiting:
 //! JavaScript counts its waiters in a shared control array, refs the source when the count leaves
@@ -39,7 +39,8 @@ use crate::wake_uv::{poller_fd as fd_of, UvWake};
 const WAITERS: usize = 0;
 const REFED: usize = 1;
 const IN_DISPATCH: usize = 2;
-const CONTROL_LEN: usize = 3;
+const RESUME: usize = 3;
+const CONTROL_LEN: usize = 4;
 
 /// Events taken from the OS poller per drain.
 const EVENT_CAPACITY: usize = 1024;
@@ -179,7 +180,7 @@ fn reference(env: sys::napi_env, v: sys::napi_value) -> Result<sys::napi_ref> {
 
 /// Sets up this environment's poller and hooks it to the loop. `dispatch(count)` is called
 /// with the number of `[index, bits]` pairs written to `events`; `control` is the shared
-/// `[waiters, refed, inDispatch]` array; `mode` is `'uv'` (the loop polls the poller's fd;
+/// `[waiters, refed, inDispatch, resume]` array; `mode` is `'uv'` (the loop polls the poller's fd;
 /// Unix), `'uvpoll'` (the loop polls each socket) or `'thread'` (a poller thread wakes the
 /// loop). Returns the would-block sentinel.
 #[napi]
@@ -417,14 +418,13 @@ impl Reactor {
     }
   }
 
-  /// After the rounds: asks for another wake-up if events are still queued.
-  fn rearm(&self) {
-    match &self.wake {
-      // The uv handles stay armed: libuv polls at every loop iteration.
-      #[cfg(unix)]
-      Wake::Uv(..) => {}
-      Wake::Socket(_) => {}
-      Wake::Thread(w) => w.rearm(),
+  /// When a wake-up stops draining: asks for another if events may be left. The uv handles
+  /// stay armed (libuv polls at every loop iteration). A poller thread's wake-up is asked of
+  /// JavaScript (`resume`), which makes it from an immediate, so the loop goes on in between:
+  /// a threadsafe function's call made now would run at once (Node empties its queue in one go).
+  fn rearm(&mut self) {
+    if matches!(&self.wake, Wake::Thread(w) if w.awake()) {
+      self.set_control(RESUME, 1);
     }
   }
 }
@@ -462,7 +462,11 @@ pub fn wake_rounds(env: sys::napi_env) {
     call_dispatch(&call, -errno);
   }
   with(env, |r| {
-    r.redrain_until = None;
+    // Under a poller thread this runs inside the threadsafe function's callback scope: the
+    // dispatches' microtasks, and their redrains, run once it returns, in the same time.
+    if !matches!(r.wake, Wake::Thread(_)) {
+      r.redrain_until = None;
+    }
     r.rearm();
     let waiting = r.control(WAITERS) > 0;
     r.set_ref(waiting)
@@ -476,11 +480,15 @@ pub fn wake_rounds(env: sys::napi_env) {
 /// none, when the wake-up's `REDRAIN_TIME` is up, or outside a wake-up; `-errno`, once, when
 /// the OS poller failed. Exported by `hot`.
 pub fn redrain(env: sys::napi_env) -> i32 {
-  with(env, |r| {
-    if !r.redrain_until.is_some_and(|t| Instant::now() < t) {
-      return 0;
+  with(env, |r| match r.redrain_until {
+    Some(t) if Instant::now() < t => drain_once(r),
+    Some(_) => {
+      // The time is up: what is left waits for the next wake-up.
+      r.redrain_until = None;
+      r.rearm();
+      0
     }
-    drain_once(r)
+    None => 0,
   })
   .unwrap_or(0)
 }
@@ -564,6 +572,13 @@ pub fn hub_stats(env: sys::napi_env) -> Option<[u64; 5]> {
     })
   })
   .flatten()
+}
+
+/// Makes a wake-up as the poller thread's ring does; JavaScript calls it from an immediate when
+/// a wake-up's time ran out with events maybe left (see `Reactor::rearm`).
+#[napi]
+pub fn resume(env: Env) {
+  wake_rounds(env.raw());
 }
 
 /// This thread's OS poller descriptor (epoll/kqueue fd), or -1 where it has none (see

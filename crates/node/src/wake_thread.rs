@@ -1,17 +1,32 @@
-//! Wake source where the loop cannot poll the poller (Windows IOCP; Bun and Deno, which lack
-//! `uv_poll`): a thread blocks in the OS poller, queues what it sees, and wakes the JavaScript
-//! thread through a threadsafe function, once per batch (only when the queue goes from empty to
-//! non-empty). Readiness is applied on the JavaScript thread, so the socket table is never
-//! shared.
+//! Wake source where the loop cannot poll the poller (Bun and Deno, which lack `uv_poll`): a
+//! thread waits for events and wakes ("rings") the JavaScript thread through a threadsafe
+//! function. Readiness is applied on the JavaScript thread, so the socket table is never shared.
+//!
+//! On Unix the thread waits on the poller's epoll/kqueue fd, nested in a poll of its own, and
+//! only rings: the JavaScript thread drains the poller itself, as under `uv`, so it drains again
+//! from a dispatch's microtasks (`redrain`) and takes what its own sends made ready with no thread
+//! in between. On Windows (an IOCP cannot be nested) the thread takes the events and queues them.
+//!
+//! A ring costs the thread's wake-up, the threadsafe function's queue and a loop iteration, so
+//! none is made while the JavaScript thread is known to drain again (`awake`): a ring sets it, and
+//! it stays set while the JavaScript thread's drains find events. A drain that finds none clears
+//! it and then drains once more: what the thread saw while it was set is taken by that drain, what
+//! comes after it rings. Nothing is lost, and every event is taken by one drain only. On Unix the
+//! thread also stops watching while it is set, after the first event it sees then, so a busy
+//! exchange does not wake it for every event; the drain that clears it wakes the thread.
 
+#[cfg(windows)]
 use std::collections::VecDeque;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+#[cfg(unix)]
+use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi::sys;
+#[cfg(windows)]
 use socket2_core::poller::EventBits;
 use socket2_core::Poller;
 
@@ -27,19 +42,26 @@ struct Tsfn(sys::napi_threadsafe_function);
 unsafe impl Send for Tsfn {}
 
 struct Shared {
-  queue: Mutex<VecDeque<(usize, EventBits)>>,
   stop: AtomicBool,
   /// The errno the OS poller failed with, once the thread gave up (0: polling).
   failed: AtomicI32,
   /// The thread's way to wake the loop; `stop` takes it, so a thread it could not join never
   /// calls the function after its env is gone.
   wake: Mutex<Option<Tsfn>>,
+  /// Whether the JavaScript thread will drain again without a ring (see the module's comment).
+  awake: AtomicBool,
+  /// The events the thread took, for the JavaScript thread.
+  #[cfg(windows)]
+  queue: Mutex<VecDeque<(usize, EventBits)>>,
 }
 
 impl Shared {
-  fn signal(&self) {
-    if let Some(f) = *self.wake.lock().unwrap_or_else(|p| p.into_inner()) {
-      f.signal();
+  /// Wakes the JavaScript thread, unless it drains again anyway.
+  fn ring(&self) {
+    if !self.awake.swap(true, Ordering::SeqCst) {
+      if let Some(f) = *self.wake.lock().unwrap_or_else(|p| p.into_inner()) {
+        f.signal();
+      }
     }
   }
 }
@@ -77,15 +99,105 @@ unsafe extern "C" fn on_wake(
   }
 }
 
-impl ThreadWake {
-  /// Takes the OS poller from `poller` into a new thread.
-  pub fn start(env: sys::napi_env, poller: &mut Poller) -> Result<ThreadWake> {
-    let fail =
-      |e: std::io::Error| Error::new(Status::GenericFailure, format!("poller thread: {e}"));
-    let mut poll = poller
+fn failure(e: std::io::Error) -> Error {
+  Error::new(Status::GenericFailure, format!("poller thread: {e}"))
+}
+
+/// What the thread waits on, and how it passes on what it sees.
+#[cfg(unix)]
+struct Watch {
+  poll: mio::Poll,
+  /// The poller's epoll/kqueue fd.
+  fd: i32,
+}
+
+#[cfg(unix)]
+impl Watch {
+  const POLLER: mio::Token = mio::Token(0);
+
+  /// A poll of its own that reports each new event of `poller`'s fd; `poller` keeps its own.
+  fn new(poller: &mut Poller) -> std::io::Result<Watch> {
+    let fd = poller
+      .fd()
+      .ok_or_else(|| std::io::Error::other("poller has no fd"))?;
+    let fd = fd as i32;
+    let poll = mio::Poll::new()?;
+    // Edge-triggered: an epoll or kqueue fd becomes readable again with each new event.
+    poll.registry().register(
+      &mut mio::unix::SourceFd(&fd),
+      Self::POLLER,
+      mio::Interest::READABLE,
+    )?;
+    Ok(Watch { poll, fd })
+  }
+
+  /// Rings when the poller has new events. An event while the JavaScript thread drains on its
+  /// own is its to take: the thread then sleeps until that ends rather than wake again for each
+  /// one, and afterwards rings only if events are still there (it drained the others).
+  fn pass_on(&self, events: &mio::Events, s: &Shared) {
+    if !events.iter().any(|e| e.token() == Self::POLLER) {
+      return;
+    }
+    let mut parked = false;
+    while s.awake.load(Ordering::SeqCst) && !s.stop.load(Ordering::Acquire) {
+      std::thread::park();
+      parked = true;
+    }
+    if !parked || self.ready() {
+      s.ring();
+    }
+  }
+
+  /// Whether the poller holds events now.
+  fn ready(&self) -> bool {
+    let mut p = libc::pollfd {
+      fd: self.fd,
+      events: libc::POLLIN,
+      revents: 0,
+    };
+    // SAFETY: one live pollfd and its count; a zero timeout never blocks. On failure (the fd
+    // gone) ring anyway: the drain then reports the error.
+    unsafe { libc::poll(&mut p, 1, 0) != 0 }
+  }
+}
+
+#[cfg(windows)]
+struct Watch {
+  poll: mio::Poll,
+}
+
+#[cfg(windows)]
+impl Watch {
+  /// The poller's own IOCP, taken from it: its events come back through `Poller::report`.
+  fn new(poller: &mut Poller) -> std::io::Result<Watch> {
+    let poll = poller
       .take_poll()
-      .ok_or_else(|| Error::new(Status::GenericFailure, "poller already taken"))?;
-    let waker = mio::Waker::new(poll.registry(), WAKER).map_err(fail)?;
+      .ok_or_else(|| std::io::Error::other("poller already taken"))?;
+    Ok(Watch { poll })
+  }
+
+  /// Queues the events and rings.
+  fn pass_on(&self, events: &mio::Events, s: &Shared) {
+    let mut q = s.queue.lock().unwrap_or_else(|p| p.into_inner());
+    q.extend(
+      events
+        .iter()
+        .filter(|e| e.token() != WAKER)
+        .map(|e| (e.token().0, EventBits::of(e))),
+    );
+    let any = !q.is_empty();
+    drop(q);
+    if any {
+      s.ring();
+    }
+  }
+}
+
+impl ThreadWake {
+  /// Starts a thread that waits on `poller`'s OS poller (on Windows, taken from it).
+  pub fn start(env: sys::napi_env, poller: &mut Poller) -> Result<ThreadWake> {
+    let mut watch = Watch::new(poller).map_err(failure)?;
+    let waker = mio::Waker::new(watch.poll.registry(), WAKER).map_err(failure)?;
     let mut tsfn = ptr::null_mut();
     let mut name = ptr::null_mut();
     // SAFETY: napi calls on this env's thread with live out pointers; no JS function is
@@ -115,10 +227,12 @@ impl ThreadWake {
     }
     let tsfn = Tsfn(tsfn);
     let shared = Arc::new(Shared {
-      queue: Mutex::new(VecDeque::new()),
       stop: AtomicBool::new(false),
       failed: AtomicI32::new(0),
       wake: Mutex::new(Some(tsfn)),
+      awake: AtomicBool::new(false),
+      #[cfg(windows)]
+      queue: Mutex::new(VecDeque::new()),
     });
     let s = shared.clone();
     let thread = std::thread::Builder::new()
@@ -126,7 +240,7 @@ impl ThreadWake {
       .spawn(move || {
         let mut events = mio::Events::with_capacity(1024);
         while !s.stop.load(Ordering::Acquire) {
-          if let Err(e) = poll.poll(&mut events, None) {
+          if let Err(e) = watch.poll.poll(&mut events, None) {
             if e.kind() == std::io::ErrorKind::Interrupted {
               continue;
             }
@@ -134,25 +248,13 @@ impl ThreadWake {
             // them, and stop.
             s.failed
               .store(socket2_core::errno_of(&e).max(1), Ordering::Release);
-            s.signal();
+            s.ring();
             break;
           }
-          let mut q = s.queue.lock().unwrap_or_else(|p| p.into_inner());
-          let was_empty = q.is_empty();
-          q.extend(
-            events
-              .iter()
-              .filter(|e| e.token() != WAKER)
-              .map(|e| (e.token().0, EventBits::of(e))),
-          );
-          let signal = was_empty && !q.is_empty();
-          drop(q);
-          if signal {
-            s.signal();
-          }
+          watch.pass_on(&events, &s);
         }
       })
-      .map_err(fail)?;
+      .map_err(failure)?;
     Ok(ThreadWake {
       tsfn,
       shared,
@@ -173,9 +275,34 @@ impl ThreadWake {
     }
   }
 
-  /// Applies up to `out.len() / 2` queued events to the socket table: their number, or, once
-  /// the queue is empty, the errno the poller thread failed with.
+  /// Applies up to `out.len() / 2` events to the socket table: their number, or, once there
+  /// are none, the errno the poller thread failed with. A drain that finds none tells the
+  /// thread to ring for the next one (see the module's comment).
   pub fn drain(&self, poller: &mut Poller, out: &mut [i32]) -> std::result::Result<usize, i32> {
+    let mut n = self.take(poller, out)?;
+    if n == 0 && self.shared.awake.swap(false, Ordering::SeqCst) {
+      #[cfg(unix)]
+      self.wake_thread();
+      n = self.take(poller, out)?;
+      if n > 0 {
+        self.shared.awake.store(true, Ordering::SeqCst);
+      }
+    }
+    match self.shared.failed.load(Ordering::Acquire) {
+      errno if n == 0 && errno != 0 => Err(errno),
+      _ => Ok(n),
+    }
+  }
+
+  #[cfg(unix)]
+  fn take(&self, poller: &mut Poller, out: &mut [i32]) -> std::result::Result<usize, i32> {
+    poller
+      .drain(Some(Duration::ZERO), out)
+      .map_err(|e| socket2_core::errno_of(&e))
+  }
+
+  #[cfg(windows)]
+  fn take(&self, poller: &mut Poller, out: &mut [i32]) -> std::result::Result<usize, i32> {
     let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
     let mut n = 0;
     while let Some(&(index, e)) = q.front() {
@@ -184,23 +311,20 @@ impl ThreadWake {
       }
       q.pop_front();
     }
-    match self.shared.failed.load(Ordering::Acquire) {
-      errno if n == 0 && errno != 0 => Err(errno),
-      _ => Ok(n),
+    Ok(n)
+  }
+
+  /// Lets the thread watch again if it sleeps (see `Watch::pass_on`).
+  fn wake_thread(&self) {
+    if let Some(t) = &self.thread {
+      t.thread().unpark();
     }
   }
 
-  /// Signals again if events are still queued after a wake-up's rounds.
-  pub fn rearm(&self) {
-    let pending = !self
-      .shared
-      .queue
-      .lock()
-      .unwrap_or_else(|p| p.into_inner())
-      .is_empty();
-    if pending {
-      self.tsfn.signal();
-    }
+  /// Whether the JavaScript thread was to drain again: when it stops with its time up, the
+  /// thread has not rung for what came meanwhile, so it must wake itself.
+  pub fn awake(&self) -> bool {
+    self.shared.awake.load(Ordering::SeqCst)
   }
 
   /// Stops and joins the thread, then releases the threadsafe function.
@@ -213,6 +337,7 @@ impl ThreadWake {
       .lock()
       .unwrap_or_else(|p| p.into_inner())
       .take();
+    self.wake_thread();
     // If the wake fails the thread is still in poll(): joining would hang, so it is detached.
     // Should it wake later it finds the stop flag and no function to call.
     if self.waker.wake().is_ok() {
