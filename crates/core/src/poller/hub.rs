@@ -77,8 +77,10 @@ pub struct Hub {
   /// `members.len()`, read without the lock.
   count: AtomicUsize,
   next_owner: AtomicU32,
-  /// The counts of [`HubStats`], in its order.
-  counts: [AtomicU64; 3],
+  /// The counts of [`HubStats`].
+  kept: AtomicU64,
+  routed: AtomicU64,
+  dropped: AtomicU64,
 }
 
 impl std::fmt::Debug for Hub {
@@ -104,7 +106,9 @@ impl Hub {
       members: Mutex::new(Vec::new()),
       count: AtomicUsize::new(0),
       next_owner: AtomicU32::new(0),
-      counts: Default::default(),
+      kept: AtomicU64::new(0),
+      routed: AtomicU64::new(0),
+      dropped: AtomicU64::new(0),
     });
     if let Some(fd) = fd {
       let mut all = lock(&HUBS);
@@ -134,17 +138,10 @@ impl Hub {
 
   /// The routing counts so far.
   pub fn stats(&self) -> HubStats {
-    let [kept, routed, dropped] = self.counts.each_ref().map(|c| c.load(Ordering::Relaxed));
     HubStats {
-      kept,
-      routed,
-      dropped,
-    }
-  }
-
-  fn count(&self, which: usize, n: usize) {
-    if n > 0 {
-      self.counts[which].fetch_add(n as u64, Ordering::Relaxed);
+      kept: self.kept.load(Ordering::Relaxed),
+      routed: self.routed.load(Ordering::Relaxed),
+      dropped: self.dropped.load(Ordering::Relaxed),
     }
   }
 
@@ -287,9 +284,15 @@ impl Member {
       }
     }
     self.drained += (self.mine.len() + self.theirs.len()) as u64;
-    self.hub.count(0, self.mine.len());
-    self.hub.count(1, self.theirs.len() - dropped);
-    self.hub.count(2, dropped);
+    for (count, n) in [
+      (&self.hub.kept, self.mine.len()),
+      (&self.hub.routed, self.theirs.len() - dropped),
+      (&self.hub.dropped, dropped),
+    ] {
+      if n > 0 {
+        count.fetch_add(n as u64, Ordering::Relaxed);
+      }
+    }
     Ok(())
   }
 

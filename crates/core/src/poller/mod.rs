@@ -118,7 +118,7 @@ impl Poller {
   /// # Errors
   /// As [`Hub::join`].
   pub fn shared(hub: &Arc<Hub>, wake: WakeFn) -> io::Result<Poller> {
-    let (member, source) = Poller::member(hub, wake)?;
+    let (member, source) = Poller::source_of(hub.join(wake)?);
     Ok(Poller {
       poll: None,
       hub: Some(member),
@@ -129,11 +129,6 @@ impl Poller {
       spare: None,
       batch: true,
     })
-  }
-
-  fn member(hub: &Arc<Hub>, wake: WakeFn) -> io::Result<(Member, Source)> {
-    let m = hub.join(wake)?;
-    Ok(Poller::source_of(m))
   }
 
   fn source_of(mut m: Member) -> (Member, Source) {
