@@ -521,9 +521,7 @@ impl Reactor {
     let Some(hub) = Hub::find(fd) else {
       return -errno::EINVAL;
     };
-    if !self.poller.is_empty() {
-      return -errno::EBUSY;
-    }
+    // `rehome` refuses a poller with sockets open (EBUSY), giving the member back.
     let member = match hub.join(bell.rope()) {
       Ok(m) => m,
       Err(e) => return -socket2_core::errno_of(&e),
