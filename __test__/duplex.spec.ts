@@ -190,6 +190,20 @@ test('destroy() closes the socket while a read waits, without an error', async (
   t.is((await within(readAll(s))).length, 0)
 })
 
+test('closing the socket under a reading stream ends the stream as destroy() does, without an error', async (t) => {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  const d = toDuplex(c)
+  const errors: Error[] = []
+  d.on('error', (e) => errors.push(e))
+  d.resume()
+  await new Promise((resolve) => setImmediate(resolve))
+  c.close()
+  await within(once(d, 'close'))
+  t.true(d.destroyed)
+  t.deepEqual(errors, [])
+})
+
 resets()('a reset from the peer is the stream error ECONNRESET', async (t) => {
   const [c, s, l] = await pair()
   closing(t, c, s, l)

@@ -43,9 +43,11 @@ class SocketDuplex extends Duplex {
   override _read(): void {
     if (this.#reading) return
     this.#reading = true
-    this.#pump().catch((e: Error) => {
-      // A recv cut short by destroy() (which closed the socket) is no error of the stream.
-      if (!this.destroyed) this.destroy(e)
+    this.#pump().catch((e: NodeJS.ErrnoException) => {
+      // A recv cut short by destroy(), or by the owner closing the socket under the stream, is
+      // no error of the stream: it ends as destroy() ends it. Nothing read is lost.
+      if (this.destroyed) return
+      this.destroy(e.code === 'ERR_SOCKET_CLOSED' && this.#sock.closed ? undefined : e)
     })
   }
 
@@ -114,8 +116,8 @@ class SocketDuplex extends Duplex {
  * A `stream.Duplex` over a connected TCP (or unix stream) socket: reads are `recv`s, writes
  * are `send`s (a write completes once the kernel took its bytes, so backpressure reaches the
  * writer), `end()` is `shutdown('w')` once the writes are out, the readable side ends at the
- * peer's FIN, and `destroy()` closes the socket. Socket errors (`ECONNRESET`...) are the
- * stream's `'error'`. The stream owns the socket from then on: do not `recv` or `send` on it
+ * peer's FIN, and `destroy()` closes the socket (closing the socket destroys the stream, with no
+ * error). Socket errors (`ECONNRESET`...) are the stream's `'error'`. The stream owns the socket from then on: do not `recv` or `send` on it
  * yourself, since two readers or writers at once get `ERR_SOCKET_BUSY`.
  *
  * Throws `TypeError` `ERR_INVALID_ARG_TYPE` for anything but a TCP socket, `SocketError`
