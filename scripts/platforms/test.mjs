@@ -1,6 +1,6 @@
 // `npm run test:platforms`: the ava suite on every platform this Linux x64 machine reaches —
-// Node 20, 22 and 24 natively, win32-x64 under wine, linux-arm64 under qemu-user — and a smoke
-// test in Bun and Deno. One line per platform, then the totals; exits 1 when anything failed.
+// Node 20, 22 and 24 natively (and Node 20 on each of the other two poller backends), win32-x64
+// under wine, linux-arm64 under qemu-user — and a smoke test in Bun and Deno. One line per platform, then the totals; exits 1 when anything failed.
 //
 //   node scripts/platforms/test.mjs [--only=node22,win32-x64,...] [spec files...]
 //
@@ -29,6 +29,10 @@ const platforms = [
   { names: ['node20'], label: 'linux-x64 node20', run: () => ava('node20', linuxNode(20)) },
   { names: ['node22'], label: 'linux-x64 node22', run: () => ava('node22', linuxNode(22)) },
   { names: ['node24'], label: 'linux-x64 node24', run: () => ava('node24', linuxNode(24)) },
+  // The other two backends, each through the whole suite: uvpoll is Node's on Windows, thread
+  // the one for runtimes without libuv (Bun, Deno).
+  { names: ['uvpoll'], label: 'linux-x64 node20 uvpoll', run: () => ava('uvpoll', linuxNode(20), { env: { SOCKET2_POLLER: 'uvpoll' } }) },
+  { names: ['thread'], label: 'linux-x64 node20 thread', run: () => ava('thread', linuxNode(20), { env: { SOCKET2_POLLER: 'thread' } }) },
   { names: ['win32-x64', 'wine'], label: 'win32-x64 node20 (wine)', run: wine, binary: 'win32-x64-msvc' },
   { names: ['linux-arm64', 'qemu'], label: 'linux-arm64 node20 (qemu)', run: qemu, binary: 'linux-arm64-gnu' },
   { names: ['bun'], label: 'linux-x64 bun', run: () => smokeTest('bun', [join(npmPackage('@oven/bun-linux-x64', versions.bun), 'bin', 'bun'), smoke]) },
