@@ -80,6 +80,9 @@ pub struct Reactor {
   pub last_peer: Option<socket2::SockAddr>,
   /// What the last `recvMany` received (read by `receivedFrom`), kept to be reused.
   pub received: Vec<(usize, socket2::SockAddr, bool)>,
+  /// Whether the runtime is Node (or Electron), which runs cleanup hooks inside a handle
+  /// scope; see `teardown`.
+  node: bool,
 }
 
 /// Where events come from.
@@ -308,6 +311,7 @@ pub fn init(
     Wake::Socket(_) | Wake::Thread(_) => 0,
   };
 
+  let thread = matches!(wake, Wake::Thread(_));
   *slot.borrow_mut() = Some(Reactor {
     poller,
     poller_fd,
@@ -325,15 +329,39 @@ pub fn init(
     redrain_until: None,
     last_peer: None,
     received: Vec::new(),
+    node: is_node(raw),
   });
-  // The async kind: closing the uv handle completes in a later loop turn, which Node waits for.
-  let mut hook = ptr::null_mut();
-  // SAFETY: `on_cleanup` gets this env back as its argument, once, while the env still exists.
-  check(
-    unsafe { sys::napi_add_async_cleanup_hook(raw, Some(on_cleanup), raw.cast(), &mut hook) },
-    "napi_add_async_cleanup_hook",
-  )?;
+  if thread {
+    // A thread is stopped by joining it, at once: the plain kind, which is also the one Deno's
+    // Node-API gets right (its async kind frees the hook's handle twice once it is removed).
+    // SAFETY: `on_exit` gets this env back as its argument, once, while the env still exists.
+    check(
+      unsafe { sys::napi_add_env_cleanup_hook(raw, Some(on_exit), raw.cast()) },
+      "napi_add_env_cleanup_hook",
+    )?;
+  } else {
+    // The async kind: closing a uv handle completes in a later loop turn, which Node waits for.
+    let mut hook = ptr::null_mut();
+    // SAFETY: `on_cleanup` gets this env back as its argument, once, while the env still exists.
+    check(
+      unsafe { sys::napi_add_async_cleanup_hook(raw, Some(on_cleanup), raw.cast(), &mut hook) },
+      "napi_add_async_cleanup_hook",
+    )?;
+  }
   Ok(socket2_core::WOULD_BLOCK)
+}
+
+/// Whether the runtime is Node itself (Electron too) rather than another runtime implementing
+/// Node-API (Bun, Deno): the release name `napi_get_node_version` gives.
+fn is_node(env: sys::napi_env) -> bool {
+  let mut v = ptr::null();
+  // SAFETY: a plain napi call with a live out pointer; the version it points to is static and
+  // its `release` a NUL-terminated string.
+  unsafe {
+    sys::napi_get_node_version(env, &mut v) == sys::Status::napi_ok
+      && !v.is_null()
+      && std::ffi::CStr::from_ptr((*v).release) == c"node"
+  }
 }
 
 impl Reactor {
@@ -634,54 +662,58 @@ fn call_dispatch(c: &Call, n: i32) {
   }
 }
 
-/// The env is going away: stops the wake source, releases what the reactor holds in the env,
-/// and drops the poller. The hook is removed once the uv handle is closed (a later loop turn).
+/// The env is going away (uv and uvpoll modes): see `teardown`. The hook is removed once the
+/// uv handles are closed (a later loop turn).
 unsafe extern "C" fn on_cleanup(
   hook: sys::napi_async_cleanup_hook_handle,
   env: *mut std::ffi::c_void,
 ) {
-  let r = slot(env.cast()).and_then(|s| s.borrow_mut().take());
-  let Some(r) = r else {
+  if !teardown(env.cast(), hook) {
     // SAFETY: the hook's own handle, removed once.
     unsafe { sys::napi_remove_async_cleanup_hook(hook) };
-    return;
+  }
+}
+
+/// The env is going away (thread mode): see `teardown`.
+unsafe extern "C" fn on_exit(env: *mut std::ffi::c_void) {
+  teardown(env.cast(), ptr::null_mut());
+}
+
+/// Stops the wake source, releases what the reactor holds in the env and drops the poller;
+/// false when there was no reactor. The uv handles' close callbacks remove `hook` (null in
+/// thread mode, whose hook is the plain kind).
+fn teardown(env: sys::napi_env, hook: sys::napi_async_cleanup_hook_handle) -> bool {
+  let Some(mut r) = slot(env).and_then(|s| s.borrow_mut().take()) else {
+    return false;
   };
   // Out of its hub (if it shares one) first: no other thread rings the bell once it is closed.
-  let mut r = r;
   r.poller.leave();
-  // The uv handles' close callbacks remove the hook; the thread is done once joined.
-  let done = match r.wake {
+  match r.wake {
     #[cfg(unix)]
     Wake::Uv(w, bell) => {
       bell.stop();
       w.stop(hook);
-      None
     }
-    Wake::Socket(w) => {
-      w.stop(hook);
-      None
-    }
-    Wake::Thread(w) => {
-      w.stop();
-      Some(hook)
-    }
-  };
-  // SAFETY: the env is being torn down on its own thread; the references and async context
-  // belong to this env and are released once.
-  unsafe {
-    sys::napi_async_destroy(r.env, r.async_ctx);
-    sys::napi_delete_reference(r.env, r.dispatch);
-    for x in r.refs {
-      sys::napi_delete_reference(r.env, x);
+    Wake::Socket(w) => w.stop(hook),
+    Wake::Thread(w) => w.stop(),
+  }
+  // Other runtimes free an env's references with it, and Deno runs cleanup hooks with no
+  // handle scope open: a Node-API call that makes a handle there aborts the process.
+  if r.node {
+    // SAFETY: the env is being torn down on its own thread; the references and async context
+    // belong to this env and are released once.
+    unsafe {
+      sys::napi_async_destroy(r.env, r.async_ctx);
+      sys::napi_delete_reference(r.env, r.dispatch);
+      for x in r.refs {
+        sys::napi_delete_reference(r.env, x);
+      }
     }
   }
   // Dropping the poller closes every socket (each socket handle first) and then the
   // epoll/kqueue fd, after the wake source stopped watching it.
   drop(r.poller);
-  if let Some(hook) = done {
-    // SAFETY: the hook's own handle, removed once.
-    unsafe { sys::napi_remove_async_cleanup_hook(hook) };
-  }
+  true
 }
 
 /// Asks the OS whether the socket at table `index` is ready for reading (`read`) or writing
