@@ -10,10 +10,10 @@
 // harness.ts).
 // The ping-pong and UDP workloads run socket2 with every poller backend of the platform (one
 // row each, the backend in brackets: this process's, then the others in processes of their
-// own, backends.ts).
+// own, backends.ts), and in Bun and Deno against their own node:net / node:dgram.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Backend, backendTarget, closeBackends, here, inBackend, others } from './backends'
+import { type Backend, backendTarget, closeBackends, here, inBackend, inRuntime, others } from './backends'
 import { type Request } from './backend-child'
 import { nodeBulk, socket2Bulk } from './bulk'
 import { c } from './c'
@@ -204,6 +204,22 @@ async function main(): Promise<void> {
       ...otherBackends({ workload: 'udp', conns: 1, seconds: SECONDS }),
     })
     rows.push(...perBackend(udpName, 'round trips/s', '>= 1.5x node', udp))
+  }
+
+  // socket2 where its thread backend is the one it has: in Bun and Deno, against each runtime's
+  // own node:net / node:dgram, both in the same process of that runtime.
+  for (const runtime of ['bun', 'deno'] as const) {
+    const where = `in ${runtime === 'bun' ? 'Bun' : 'Deno'} [thread]`
+    const noC = new Unavailable('no C run inside another runtime')
+    for (const [name, request] of [
+      [`${pp1Name}, ${where}`, { workload: 'pingpong', conns: 1, seconds: SECONDS }],
+      [`${pp32Name}, ${where}`, { workload: 'pingpong', conns: IN_FLIGHT, seconds: SECONDS }],
+      [`${udpName}, ${where}`, { workload: 'udp', conns: 1, seconds: SECONDS }],
+    ] as const) {
+      if (!wanted(name)) continue
+      const r = await measure(name, { socket2: inRuntime(runtime, request), node: inRuntime(runtime, { ...request, impl: 'node' }), c: noC })
+      rows.push(compare(name, 'round trips/s', backendTarget.thread, r))
+    }
   }
 
   // One set of runs, two rows: socket2's single calls and its batches against the same node.

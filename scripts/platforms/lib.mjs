@@ -10,6 +10,19 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 /** Downloaded runtimes and generated toolchain files; under target/, so git and npm ignore it. */
 export const cache = join(root, 'target', 'platforms')
 
+/** Runtime versions, pinned so the cache is reused and every run tests the same thing. */
+export const versions = { node20: '20.20.2', node22: '22.23.5', node24: '24.22.3', bun: '1.4.5', deno: '2.9.6' }
+
+/**
+ * The command line that runs a script under Bun or Deno (linux-x64 builds from the registry,
+ * unpacked once). Deno loads a Node-API addon only with `-A`, and takes a TypeScript file's
+ * extensionless imports with `--sloppy-imports`.
+ */
+export function runtimeCommand(runtime, script) {
+  if (runtime === 'bun') return [join(npmPackage('@oven/bun-linux-x64', versions.bun), 'bin', 'bun'), [script]]
+  return [join(npmPackage('@deno/linux-x64-glibc', versions.deno), 'deno'), ['run', '-A', '--sloppy-imports', script]]
+}
+
 /** Runs a command with inherited output; throws with the command line when it fails. */
 export function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts })
