@@ -1,10 +1,17 @@
-// A smoke test for runtimes ava cannot drive (Bun, Deno): TCP echo, a deadline that fires, a UDP
-// round trip. CommonJS because Deno loads a Node-API addon only from a .cjs script. Prints one
-// "ok <check>" or "not ok <check>: <error>" line per check and exits 1 when any failed.
+// A smoke test for runtimes ava cannot drive (Bun, Deno): the package imported as an ES module,
+// TCP echo, a deadline that fires, a UDP round trip. CommonJS because Deno loads a Node-API addon
+// only from a .cjs script. Prints one "ok <check>" or "not ok <check>: <error>" line per check
+// and exits 1 when any failed.
 'use strict'
 const { clock, tcp, udp } = require('../../dist/index.js')
 
 const checks = {
+  // Deno treats a package's .js files as ES modules unless its package.json says commonjs.
+  async 'import from an ES module'() {
+    const m = await import('socket2')
+    if (typeof m.tcp !== 'function' || typeof m.newthread !== 'function') throw new Error(`import('socket2') gave ${Object.keys(m)}`)
+  },
+
   async 'tcp echo'() {
     const l = tcp()
     await l.listen('127.0.0.1', 0)
