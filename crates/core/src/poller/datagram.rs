@@ -9,7 +9,9 @@
 //! `send_many`/`recv_many` move a batch with one `sendmmsg(2)`/`recvmmsg(2)` where the OS has
 //! them, and with a loop of single calls elsewhere (or where a sandbox refuses them), with the
 //! same results: what went or came in order, and an error met after some of the batch stays
-//! for the next call.
+//! for the next call. A send that fails EPERM may be a sandbox refusing `sendmmsg` or a
+//! firewall refusing the first datagram: that one sent alone tells which, so one filtered
+//! destination does not end batching.
 
 use socket2::SockAddr;
 
@@ -19,6 +21,7 @@ use super::slot::Shape;
 use super::slot::{live, Id};
 use super::{ebadf, Poller};
 use crate::error::{errno_of, WOULD_BLOCK};
+use crate::sys::Refusal;
 use crate::{socket, sys};
 
 /// The most datagrams one `send_many`/`recv_many` moves (Linux's `UIO_MAXIOV`, the most
@@ -98,7 +101,11 @@ impl Poller {
         .spare
         .take()
         .unwrap_or_else(|| vec![0; MAX_DATAGRAM].into_boxed_slice());
-      match sys::recv_two(&s.sock, buf, &mut spare) {
+      let got = sys::recv_two(&s.sock, buf, &mut spare);
+      if got.is_ok() {
+        self.batches += 1;
+      }
+      match got {
         Ok((first, Some(next))) => {
           s.kept = Some(Box::new(Kept::Datagram {
             buf: spare,
@@ -116,7 +123,7 @@ impl Poller {
         }
         Err(e) => {
           self.spare = Some(spare);
-          if !sys::refused_by_sandbox(&e) {
+          if sys::refusal(&e) == Refusal::None {
             return Err(after(source, id, s, -errno_of(&e), buf.len(), true));
           }
           // A seccomp filter without recvmmsg: one datagram per recvfrom from now on.
@@ -148,31 +155,39 @@ impl Poller {
     if s.known_unready(false) {
       return WOULD_BLOCK;
     }
+    let mut sent = 0usize;
     if self.batch {
       match sys::send_batch(&s.sock, msgs) {
-        Some(Ok(n)) => return n as i32,
-        Some(Err(e)) if !sys::refused_by_sandbox(&e) => {
-          return after(source, id, s, -errno_of(&e), 0, false)
+        Some(Ok(n)) => {
+          self.batches += 1;
+          return n as i32;
         }
-        // A seccomp filter without sendmmsg: one datagram per call from now on.
-        Some(Err(_)) => self.batch = false,
+        Some(Err(e)) => match sys::refusal(&e) {
+          Refusal::None => return after(source, id, s, -errno_of(&e), 0, false),
+          Refusal::Unsure => match send_one(&s.sock, msgs[0]) {
+            // The datagram's own error (a firewall's): batching stays on.
+            Err(e) => return after(source, id, s, -errno_of(&e), 0, false),
+            // It went alone, so the syscall itself was refused.
+            Ok(()) => {
+              sent = 1;
+              self.batch = false;
+            }
+          },
+          // A seccomp filter without sendmmsg: one datagram per call from now on.
+          Refusal::Sandbox => self.batch = false,
+        },
         None => {}
       }
     }
-    let mut sent = 0;
-    for (buf, to) in msgs {
-      let r = match to {
-        Some(a) => socket::send_to(&s.sock, buf, a),
-        None => socket::send(&s.sock, buf),
-      };
-      match r {
-        Ok(_) => sent += 1,
+    for &msg in &msgs[sent..] {
+      match send_one(&s.sock, msg) {
+        Ok(()) => sent += 1,
         Err(e) if sent == 0 => return after(source, id, s, -errno_of(&e), 0, false),
         // As sendmmsg: the count of what went; the failed one is sent again by the caller.
         Err(_) => break,
       }
     }
-    sent
+    sent as i32
   }
 
   /// Receives up to `bufs.len()` datagrams in order, one per buffer, appending `(length,
@@ -214,13 +229,14 @@ impl Poller {
     if self.batch {
       match sys::recv_batch(&s.sock, bufs, got) {
         Some(Ok(())) => {
+          self.batches += 1;
           if got.len() - start < wanted {
             // The queue was empty after them: a datagram arriving later raises a new edge.
             drained(source, id, s, true);
           }
           return Ok(());
         }
-        Some(Err(e)) if !sys::refused_by_sandbox(&e) => {
+        Some(Err(e)) if sys::refusal(&e) == Refusal::None => {
           return self::failed(source, id, s, -errno_of(&e), got)
         }
         // A seccomp filter without recvmmsg: one datagram per call from now on.
@@ -247,6 +263,15 @@ impl Poller {
     }
     Ok(())
   }
+}
+
+/// Sends one datagram to its address or, without one, to the connected peer.
+fn send_one(sock: &socket2::Socket, (buf, to): (&[u8], Option<&SockAddr>)) -> std::io::Result<()> {
+  match to {
+    Some(a) => socket::send_to(sock, buf, a),
+    None => socket::send(sock, buf),
+  }
+  .map(drop)
 }
 
 /// A receive of a batch failed before it received anything itself: the error, or success with
