@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import test, { type ExecutionContext } from 'ava'
 import { clock, newthread, SocketError, start, udp, type Udp } from 'socket2'
-import { childStart, closing, has, linux, onlyOn, pair, readAll, tempDir, windows, within } from './util.ts'
+import { childStart, closing, emulated, has, linux, onlyOn, pair, readAll, tempDir, windows, within } from './util.ts'
 
 const badType = { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' }
 const badRange = { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' }
@@ -258,6 +258,38 @@ test('send([...]) larger than the socket buffer, over more than 1024 buffers, wa
   t.is(await within(c.send(parts, undefined, clock() + 10)), total)
   c.shutdown('w')
   t.true((await within(reading)).equals(Buffer.concat(parts)))
+})
+
+const natively = onlyOn(!emulated, 'moves 4 GiB, too slow under an emulator')
+natively('send([...]) of more than 4 GiB in all (buffers repeated in the array) sends every byte in order past 2^32', async (t) => {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  // 257 buffers of 2^24 + 1 bytes: 2^32 is no multiple of the size, so an offset cut to 32 bits
+  // would resend bytes from another place in the buffers, not the same bytes.
+  const size = 2 ** 24 + 1
+  const first = randomBytes(size)
+  const rest = randomBytes(size)
+  const parts = [first, ...Array<Buffer>(256).fill(rest)]
+  const total = parts.length * size
+  t.true(total > 2 ** 32)
+  const sending = c.send(parts, undefined, clock() + 60)
+  // Compares the stream with the buffers as it arrives: where it first differs, if it does.
+  const buf = Buffer.alloc(4 * 2 ** 20)
+  let got = 0
+  let differs = -1
+  for (let at = 0, skip = 0, n; got < total && (n = await s.recv(buf, undefined, clock() + 60)) > 0; got += n) {
+    for (let i = 0; i < n && differs < 0; ) {
+      const part = parts[at]!
+      const k = Math.min(n - i, part.length - skip)
+      if (!buf.subarray(i, i + k).equals(part.subarray(skip, skip + k))) differs = got + i
+      i += k
+      skip += k
+      if (skip === part.length) [at, skip] = [at + 1, 0]
+    }
+  }
+  t.is(differs, -1, 'the first byte that differs')
+  t.is(await within(sending, 60_000), total)
+  t.is(got, total)
 })
 
 test('send([...], maxlen) sends the first maxlen bytes of the concatenation', async (t) => {
