@@ -3,8 +3,9 @@
 //! A UDP or raw socket over IP on Linux reads with `recvmmsg(2)` into the caller's buffer and a
 //! spare one: when only one datagram comes back the queue is known to be empty, so the next
 //! receive waits without the recv that would fail with EAGAIN. A second datagram is kept (in
-//! the spare buffer, which moves to the socket) for the next receive. Elsewhere each receive is
-//! one `recvfrom`.
+//! the spare buffer, which moves to the socket) for the next receive; when it is long, copying
+//! it out costs more than the call saved, so the socket reads one `recvfrom` per datagram
+//! until it finds its queue empty. Elsewhere each receive is one `recvfrom`.
 //!
 //! `send_many`/`recv_many` move a batch with one `sendmmsg(2)`/`recvmmsg(2)` where the OS has
 //! them, and with a loop of single calls elsewhere (or where a sandbox refuses them), with the
@@ -31,6 +32,11 @@ pub const MAX_BATCH: usize = 1024;
 /// The largest datagram over IP (a 16-bit length), so a kept datagram is never cut.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const MAX_DATAGRAM: usize = 65536;
+
+/// The longest second datagram of a receive that stays batched: copying a longer one out of
+/// the spare buffer costs more than the EAGAIN call the spare saves, so a queue of such
+/// datagrams is read one `recvfrom` each until it is empty (measured: notes/batched-io.md).
+pub(super) const KEEP_MAX: usize = 8192;
 
 /// What an earlier receive took from the kernel ahead of the next: a datagram its batch
 /// brought (Linux), or the error a loop of single receives met after its first datagram (the
@@ -96,7 +102,7 @@ impl Poller {
       return Err(WOULD_BLOCK);
     }
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    if s.shape == Shape::DatagramIp && self.batch {
+    if s.shape == Shape::DatagramIp && self.batch && !s.backlog {
       let mut spare = self
         .spare
         .take()
@@ -107,6 +113,7 @@ impl Poller {
       }
       match got {
         Ok((first, Some(next))) => {
+          s.backlog = next.len > self.keep_max;
           s.kept = Some(Box::new(Kept::Datagram {
             buf: spare,
             len: next.len,
@@ -133,7 +140,11 @@ impl Poller {
     }
     match socket::recv_from(&s.sock, buf) {
       Ok(r) => Ok(r),
-      Err(e) => Err(after(source, id, s, -errno_of(&e), buf.len(), true)),
+      Err(e) => {
+        // Found empty (or failed): the next datagram may come alone again.
+        s.backlog = false;
+        Err(after(source, id, s, -errno_of(&e), buf.len(), true))
+      }
     }
   }
 }
