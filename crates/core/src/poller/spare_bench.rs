@@ -246,68 +246,61 @@ type Run = fn(Mode, usize) -> f64;
 #[test]
 #[ignore = "a measurement, not a check: run it by name with --ignored --nocapture"]
 fn spare_slot() {
-  const ROUNDS: usize = 11;
-  let cases: [(&str, usize, Run); 12] = [
-    ("ping-pong, two threads", 64, |m, s| ping_pong(m, s, 20_000)),
-    ("ping-pong, two threads", 65507, |m, s| {
-      ping_pong(m, s, 5_000)
+  const UDP_MAX: usize = 65507;
+  let cases: [(&str, &[usize], Run); 4] = [
+    ("ping-pong, two threads", &[64, UDP_MAX], |m, s| {
+      ping_pong(m, s, if s < 4096 { 20_000 } else { 5_000 })
     }),
-    ("ping-pong, one thread", 64, |m, s| {
-      ping_pong_here(m, s, 20_000)
+    ("ping-pong, one thread", &[64, UDP_MAX], |m, s| {
+      ping_pong_here(m, s, if s < 4096 { 20_000 } else { 5_000 })
     }),
-    ("ping-pong, one thread", 65507, |m, s| {
-      ping_pong_here(m, s, 5_000)
+    ("one-way bursts of 32", &[64, UDP_MAX], |m, s| {
+      one_way(m, s, 32, if s < 4096 { 2_000 } else { 300 })
     }),
-    ("one-way bursts of 32", 64, |m, s| one_way(m, s, 32, 2_000)),
-    ("one-way bursts of 32", 65507, |m, s| one_way(m, s, 32, 300)),
-    ("a queue of 32 drained", 64, |m, s| {
-      drain_queue(m, s, 32, 2_000)
-    }),
-    ("a queue of 32 drained", 1472, |m, s| {
-      drain_queue(m, s, 32, 1_000)
-    }),
-    ("a queue of 32 drained", 4096, |m, s| {
-      drain_queue(m, s, 32, 1_000)
-    }),
-    ("a queue of 32 drained", 8192, |m, s| {
-      drain_queue(m, s, 32, 600)
-    }),
-    ("a queue of 32 drained", 16384, |m, s| {
-      drain_queue(m, s, 32, 600)
-    }),
-    ("a queue of 32 drained", 65507, |m, s| {
-      drain_queue(m, s, 32, 300)
-    }),
+    (
+      "a queue of 32 drained",
+      &[64, 1472, 4096, 8192, 16384, UDP_MAX],
+      |m, s| drain_queue(m, s, 32, if s <= 4096 { 1_000 } else { 300 }),
+    ),
   ];
   let only = std::env::var("SPARE_CASES").ok();
-  for (name, size, run) in cases {
+  for (name, sizes, run) in cases {
     if only.as_deref().is_some_and(|o| !name.contains(o)) {
       continue;
     }
-    let mut us: [Vec<f64>; 3] = Default::default();
-    let modes = [Mode::Built, Mode::Spare, Mode::Plain];
-    // Interleaved, each mode first in turn, so drift in the machine's load falls on all.
-    for round in 0..ROUNDS {
-      for k in 0..modes.len() {
-        let i = (round + k) % modes.len();
-        us[i].push(run(modes[i], size) / 1000.0);
-      }
+    for &size in sizes {
+      measure(name, size, run);
     }
-    let per = if name.starts_with("ping") {
-      "round trip"
-    } else {
-      "datagram"
-    };
-    let shown: Vec<String> = us
-      .iter_mut()
-      .map(|v| {
-        let (m, lo, hi) = spread(v);
-        format!("{m:.2} ({lo:.2}-{hi:.2})")
-      })
-      .collect();
-    println!(
-      "{name}, {size} B: CPU us per {per}, median (min-max) of {ROUNDS}: as built {}, spare always {}, recvfrom {}",
-      shown[0], shown[1], shown[2]
-    );
   }
+}
+
+/// Prints the median and spread of `run` at `size` in each mode over interleaved rounds.
+fn measure(name: &str, size: usize, run: Run) {
+  const ROUNDS: usize = 11;
+  let mut us: [Vec<f64>; 3] = Default::default();
+  let modes = [Mode::Built, Mode::Spare, Mode::Plain];
+  // Interleaved, each mode first in turn, so drift in the machine's load falls on all.
+  for round in 0..ROUNDS {
+    for k in 0..modes.len() {
+      let i = (round + k) % modes.len();
+      us[i].push(run(modes[i], size) / 1000.0);
+    }
+  }
+  let per = if name.starts_with("ping") {
+    "round trip"
+  } else {
+    "datagram"
+  };
+  let shown: Vec<String> = us
+    .iter_mut()
+    .map(|v| {
+      let (m, lo, hi) = spread(v);
+      format!("{m:.2} ({lo:.2}-{hi:.2})")
+    })
+    .collect();
+  println!(
+    "{name}, {size} B: CPU us per {per}, median (min-max) of {ROUNDS}: as built {}, \
+     spare always {}, recvfrom {}",
+    shown[0], shown[1], shown[2]
+  );
 }
