@@ -24,6 +24,8 @@
 
 /// Whether a batched call (`sendmmsg`/`recvmmsg`) failed because a sandbox refuses the syscall.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// Windows has no batched call, so nothing there is refused.
+#[cfg_attr(windows, allow(dead_code))]
 pub enum Refusal {
   /// No: the error is the socket's or a datagram's own.
   None,
