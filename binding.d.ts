@@ -104,6 +104,12 @@ export interface Adopted {
   protocol: number
 }
 
+/**
+ * How many `sendmmsg`/`recvmmsg` calls this thread's poller made that moved datagrams (see
+ * `Poller::batches`); 0 before init. `stats()` reads it.
+ */
+export declare function batches(): number
+
 /** Binds to an address. */
 export declare function bind(id: number, family: string, address: string, port: number, scopeId: number): number
 

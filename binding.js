@@ -787,6 +787,7 @@ module.exports = nativeBinding
 module.exports.accept = nativeBinding.accept
 module.exports.address = nativeBinding.address
 module.exports.adopt = nativeBinding.adopt
+module.exports.batches = nativeBinding.batches
 module.exports.bind = nativeBinding.bind
 module.exports.clockMs = nativeBinding.clockMs
 module.exports.close = nativeBinding.close

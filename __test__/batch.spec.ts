@@ -3,11 +3,15 @@
  * of single calls elsewhere) and vectored TCP `send([...])`, each checked byte for byte,
  * partial batches and full buffers included, and their misuse.
  */
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { accessSync, constants } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import test, { type ExecutionContext } from 'ava'
 import { clock, newthread, SocketError, start, udp, type Udp } from 'socket2'
-import { closing, onlyOn, pair, readAll, tempDir, windows, within } from './util.ts'
+import { childStart, closing, emulated, has, linux, onlyOn, pair, readAll, tempDir, windows, within } from './util.ts'
 
 const badType = { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' }
 const badRange = { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' }
@@ -195,6 +199,42 @@ test('sendMany on an unconnected socket without addresses rejects with the OS er
   await t.throwsAsync(within(s.sendMany(['x'])), { instanceOf: SocketError, code: 'EDESTADDRREQ' })
 })
 
+/** Whether `path` is an executable file. */
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** nftables' `nft`, by its own path: `nft` on a test's PATH may be an npm package's binary. */
+const nft = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].find(executable)
+const firewalled = onlyOn(
+  linux && process.getuid?.() === 0 && has('unshare') && has('ip') && nft !== undefined,
+  'needs Linux, root, unshare, ip and nft (a network namespace with a firewall of its own)',
+)
+firewalled('a firewall refusing a destination (EPERM) fails that sendMany, and batching stays on for the rest', async (t) => {
+  // Dropped by an output rule, a datagram fails its send with EPERM, as a seccomp filter
+  // refusing sendmmsg would fail it: that must stay one destination's error.
+  const rule = `${nft} add table inet t && ${nft} add chain inet t out "{ type filter hook output priority 0; }" && ${nft} add rule inet t out udp dport 9 drop`
+  const fixture = fileURLToPath(new URL('./fixtures/filtered-batch.mjs', import.meta.url))
+  const args = ['-n', 'sh', '-c', `ip link set lo up && ${rule} && exec "$0" "$1" 9`, process.execPath, fixture]
+  const run = promisify(execFile)('unshare', args, { encoding: 'utf8', timeout: 15_000 + childStart })
+  const out = JSON.parse((await within(run, 20_000 + childStart)).stdout.trim())
+  const refused = { name: 'SocketError', code: 'EPERM', syscall: 'sendMany' }
+  t.deepEqual(out.filtered, refused)
+  t.deepEqual(out.open, { sent: 3 })
+  t.is(out.openBatches, 1, 'one sendmmsg for the open destination after the refusal')
+  // A batch refused after its first datagram: that one went, the refusal shows on the next.
+  t.deepEqual(out.mixed, { sent: 1 })
+  t.deepEqual(out.mixedRest, refused)
+  t.deepEqual(out.after, { sent: 1 })
+  t.is(out.afterBatches, 1)
+  t.deepEqual(out.received, ['1', '2', '3', '4', '6'])
+})
+
 // ---------------------------------------------------------------------------------------------
 // Vectored TCP send
 
@@ -218,6 +258,38 @@ test('send([...]) larger than the socket buffer, over more than 1024 buffers, wa
   t.is(await within(c.send(parts, undefined, clock() + 10)), total)
   c.shutdown('w')
   t.true((await within(reading)).equals(Buffer.concat(parts)))
+})
+
+const natively = onlyOn(!emulated, 'moves 4 GiB, too slow under an emulator')
+natively('send([...]) of more than 4 GiB in all (buffers repeated in the array) sends every byte in order past 2^32', async (t) => {
+  const [c, s, l] = await pair()
+  closing(t, c, s, l)
+  // 257 buffers of 2^24 + 1 bytes: 2^32 is no multiple of the size, so an offset cut to 32 bits
+  // would resend bytes from another place in the buffers, not the same bytes.
+  const size = 2 ** 24 + 1
+  const first = randomBytes(size)
+  const rest = randomBytes(size)
+  const parts = [first, ...Array<Buffer>(256).fill(rest)]
+  const total = parts.length * size
+  t.true(total > 2 ** 32)
+  const sending = c.send(parts, undefined, clock() + 60)
+  // Compares the stream with the buffers as it arrives: where it first differs, if it does.
+  const buf = Buffer.alloc(4 * 2 ** 20)
+  let got = 0
+  let differs = -1
+  for (let at = 0, skip = 0, n; got < total && (n = await s.recv(buf, undefined, clock() + 60)) > 0; got += n) {
+    for (let i = 0; i < n && differs < 0; ) {
+      const part = parts[at]!
+      const k = Math.min(n - i, part.length - skip)
+      if (!buf.subarray(i, i + k).equals(part.subarray(skip, skip + k))) differs = got + i
+      i += k
+      skip += k
+      if (skip === part.length) [at, skip] = [at + 1, 0]
+    }
+  }
+  t.is(differs, -1, 'the first byte that differs')
+  t.is(await within(sending, 60_000), total)
+  t.is(got, total)
 })
 
 test('send([...], maxlen) sends the first maxlen bytes of the concatenation', async (t) => {

@@ -38,6 +38,12 @@ export interface Stats {
   /** Event batches dispatched since then (a wake-up may chain several). */
   dispatches: number
   /**
+   * Datagram batches this thread moved with one system call each (`sendmmsg`/`recvmmsg`, as
+   * `sendMany`, `recvMany` and datagram receives use on Linux): it stays 0 where the OS has no
+   * such call or a sandbox refuses it, and datagrams then move one per call.
+   */
+  batches: number
+  /**
    * The kernel poller this thread waits on (absent where the event loop watches each socket
    * itself: `SOCKET2_POLLER=uvpoll` or `thread`). Its events since it was made, whichever
    * thread drained them: `kept` by the thread that drained them (its own), `routed` to the
@@ -64,6 +70,7 @@ export function stats(): Stats {
     timers: pendingTimers(),
     wakeups: c.wakeups,
     dispatches: c.dispatches,
+    batches: native.batches(),
   }
   if (native.hubStats(hubBytes) === hub.length) {
     const [threads, kept, routed, dropped, drained] = hub

@@ -218,7 +218,7 @@ export class Tcp extends Socket {
     if (n < 0 && n !== WOULD_BLOCK) return failed(ioError(-n, 'send', this.peer()))
     // Its own copy of the array: the caller may change theirs while this waits.
     const op = new SendVectoredOp(this, all.slice(), len)
-    if (n > 0) op.off = n
+    if (n > 0) op.advance(n)
     return attempt(op) ?? this.wait(1, op, expires)
   }
 
@@ -297,13 +297,17 @@ abstract class StreamSendOp extends Op<number> {
   }
   /** One send of at most `len` bytes from `off`: the count or `-errno`. */
   abstract sendFrom(id: number, off: number, len: number): number
+  /** Counts `n` more bytes sent. */
+  advance(n: number): void {
+    this.off += n
+  }
   retry(): number | typeof AGAIN {
     const id = this.sock.id('send')
     while (this.off < this.len) {
       const n = this.sendFrom(id, this.off, this.len - this.off)
       if (n === WOULD_BLOCK) return AGAIN
       if (n < 0) throw ioError(-n, 'send', this.sock.peer())
-      this.off += n
+      this.advance(n)
     }
     return this.len
   }
@@ -328,8 +332,14 @@ class SendOp extends StreamSendOp {
   }
 }
 
-/** A vectored send: `off` counts into the concatenation of `bufs`. */
+/**
+ * A vectored send. `off` counts into the concatenation of all the buffers, past 2^32 in a long
+ * send; the native call is given only what is left: the buffers not yet sent whole (the op's
+ * own array, whose head drops as they go) and the bytes of the first one already sent.
+ */
 class SendVectoredOp extends StreamSendOp {
+  /** Bytes of `bufs[0]` already sent. */
+  skip = 0
   constructor(
     sock: Tcp,
     readonly bufs: Uint8Array[],
@@ -337,8 +347,16 @@ class SendVectoredOp extends StreamSendOp {
   ) {
     super(sock, len)
   }
-  sendFrom(id: number, off: number, len: number): number {
-    return native.sendVectored(id, this.bufs, off, Math.min(len, MAX_VECTORED))
+  sendFrom(id: number, _off: number, len: number): number {
+    return native.sendVectored(id, this.bufs, this.skip, Math.min(len, MAX_VECTORED))
+  }
+  override advance(n: number): void {
+    super.advance(n)
+    let skip = this.skip + n
+    let done = 0
+    while (done < this.bufs.length && skip >= this.bufs[done]!.byteLength) skip -= this.bufs[done++]!.byteLength
+    if (done > 0) this.bufs.splice(0, done)
+    this.skip = skip
   }
 }
 

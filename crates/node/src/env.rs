@@ -600,6 +600,13 @@ pub fn hub_stats(env: sys::napi_env) -> Option<[u64; 5]> {
   .flatten()
 }
 
+/// How many `sendmmsg`/`recvmmsg` calls this thread's poller made that moved datagrams (see
+/// `Poller::batches`); 0 before init. `stats()` reads it.
+#[napi]
+pub fn batches(env: Env) -> f64 {
+  with(env.raw(), |r| r.poller.batches() as f64).unwrap_or(0.0)
+}
+
 /// Makes a wake-up as the poller thread's ring does; JavaScript calls it from an immediate when
 /// a wake-up's time ran out with events maybe left (see `Reactor::rearm`).
 #[napi]

@@ -115,6 +115,17 @@ impl Args {
     }
   }
 
+  /// Argument `i` as a byte count, which may pass 2^32 (a buffer may be longer on 64-bit).
+  fn size(&self, i: usize) -> Checked<usize> {
+    let mut v = 0;
+    // SAFETY: a value of this call, and a live out pointer.
+    let st = unsafe { sys::napi_get_value_int64(self.env, self.get(i)?, &mut v) };
+    match usize::try_from(v) {
+      Ok(v) if st == sys::Status::napi_ok => Ok(v),
+      _ => Err(c"socket2: a count of bytes was expected"),
+    }
+  }
+
   /// Where the bytes of argument `i`, a `Uint8Array` (or `Buffer`), are: pointer and length.
   fn view(&self, i: usize) -> Checked<View> {
     self.view_of(self.get(i)?)
@@ -452,7 +463,9 @@ unsafe extern "C" fn recv_many(
 }
 
 /// `sendVectored(id, bufs, offset, len)`: sends `len` bytes of the concatenation of `bufs`,
-/// starting `offset` bytes into it, with one vectored send; see `socket::send_vectored`.
+/// starting `offset` bytes into it, with one vectored send; see `socket::send_vectored`. A long
+/// send passes the buffers not yet sent whole, so `offset` stays within the first; `len` is at
+/// most 2^30, so the count fits the result.
 unsafe extern "C" fn send_vectored(
   env: sys::napi_env,
   info: sys::napi_callback_info,
@@ -461,7 +474,7 @@ unsafe extern "C" fn send_vectored(
   // every element was read (see `Args::elements`).
   unsafe {
     call(env, info, |a| {
-      let (id, offset, len) = (a.u32(0)?, a.u32(2)?, a.u32(3)?);
+      let (id, offset, len) = (a.u32(0)?, a.size(2)?, a.u32(3)?);
       let values = a.elements(1, usize::MAX)?;
       let bufs: Vec<&[u8]> = a.views(&values)?.into_iter().map(|v| v.bytes()).collect();
       Ok(socket::send_vectored(env, id, &bufs, offset, len))

@@ -313,8 +313,8 @@ pub fn received_from(env: Env, i: u32) -> JsAddr {
 /// Sends `len` bytes of the concatenation of `bufs`, starting `offset` bytes into it, with one
 /// vectored send: the count sent or `-errno`; `-EFAULT` when the buffers hold fewer bytes.
 /// Exported by `hot`.
-pub fn send_vectored(env: sys::napi_env, id: u32, bufs: &[&[u8]], offset: u32, len: u32) -> i32 {
-  let (mut skip, mut left) = (offset as usize, len as usize);
+pub fn send_vectored(env: sys::napi_env, id: u32, bufs: &[&[u8]], offset: usize, len: u32) -> i32 {
+  let (mut skip, mut left) = (offset, len as usize);
   let mut parts = Vec::new();
   for b in bufs {
     if left == 0 || parts.len() == socket2_core::socket::MAX_IOV {

@@ -3,13 +3,16 @@
 //! A UDP or raw socket over IP on Linux reads with `recvmmsg(2)` into the caller's buffer and a
 //! spare one: when only one datagram comes back the queue is known to be empty, so the next
 //! receive waits without the recv that would fail with EAGAIN. A second datagram is kept (in
-//! the spare buffer, which moves to the socket) for the next receive. Elsewhere each receive is
-//! one `recvfrom`.
+//! the spare buffer, which moves to the socket) for the next receive; when it is long, copying
+//! it out costs more than the call saved, so the socket reads one `recvfrom` per datagram
+//! until it finds its queue empty. Elsewhere each receive is one `recvfrom`.
 //!
 //! `send_many`/`recv_many` move a batch with one `sendmmsg(2)`/`recvmmsg(2)` where the OS has
 //! them, and with a loop of single calls elsewhere (or where a sandbox refuses them), with the
 //! same results: what went or came in order, and an error met after some of the batch stays
-//! for the next call.
+//! for the next call. A send that fails EPERM may be a sandbox refusing `sendmmsg` or a
+//! firewall refusing the first datagram: that one sent alone tells which, so one filtered
+//! destination does not end batching.
 
 use socket2::SockAddr;
 
@@ -19,6 +22,7 @@ use super::slot::Shape;
 use super::slot::{live, Id};
 use super::{ebadf, Poller};
 use crate::error::{errno_of, WOULD_BLOCK};
+use crate::sys::Refusal;
 use crate::{socket, sys};
 
 /// The most datagrams one `send_many`/`recv_many` moves (Linux's `UIO_MAXIOV`, the most
@@ -28,6 +32,11 @@ pub const MAX_BATCH: usize = 1024;
 /// The largest datagram over IP (a 16-bit length), so a kept datagram is never cut.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const MAX_DATAGRAM: usize = 65536;
+
+/// The longest second datagram of a receive that stays batched: copying a longer one out of
+/// the spare buffer costs more than the EAGAIN call the spare saves, so a queue of such
+/// datagrams is read one `recvfrom` each until it is empty (measured: notes/batched-io.md).
+pub(super) const KEEP_MAX: usize = 8192;
 
 /// What an earlier receive took from the kernel ahead of the next: a datagram its batch
 /// brought (Linux), or the error a loop of single receives met after its first datagram (the
@@ -93,13 +102,18 @@ impl Poller {
       return Err(WOULD_BLOCK);
     }
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    if s.shape == Shape::DatagramIp && self.batch {
+    if s.shape == Shape::DatagramIp && self.batch && !s.backlog {
       let mut spare = self
         .spare
         .take()
         .unwrap_or_else(|| vec![0; MAX_DATAGRAM].into_boxed_slice());
-      match sys::recv_two(&s.sock, buf, &mut spare) {
+      let got = sys::recv_two(&s.sock, buf, &mut spare);
+      if got.is_ok() {
+        self.batches += 1;
+      }
+      match got {
         Ok((first, Some(next))) => {
+          s.backlog = next.len > self.keep_max;
           s.kept = Some(Box::new(Kept::Datagram {
             buf: spare,
             len: next.len,
@@ -116,7 +130,7 @@ impl Poller {
         }
         Err(e) => {
           self.spare = Some(spare);
-          if !sys::refused_by_sandbox(&e) {
+          if sys::refusal(&e) == Refusal::None {
             return Err(after(source, id, s, -errno_of(&e), buf.len(), true));
           }
           // A seccomp filter without recvmmsg: one datagram per recvfrom from now on.
@@ -126,7 +140,11 @@ impl Poller {
     }
     match socket::recv_from(&s.sock, buf) {
       Ok(r) => Ok(r),
-      Err(e) => Err(after(source, id, s, -errno_of(&e), buf.len(), true)),
+      Err(e) => {
+        // Found empty (or failed): the next datagram may come alone again.
+        s.backlog = false;
+        Err(after(source, id, s, -errno_of(&e), buf.len(), true))
+      }
     }
   }
 }
@@ -148,31 +166,39 @@ impl Poller {
     if s.known_unready(false) {
       return WOULD_BLOCK;
     }
+    let mut sent = 0usize;
     if self.batch {
       match sys::send_batch(&s.sock, msgs) {
-        Some(Ok(n)) => return n as i32,
-        Some(Err(e)) if !sys::refused_by_sandbox(&e) => {
-          return after(source, id, s, -errno_of(&e), 0, false)
+        Some(Ok(n)) => {
+          self.batches += 1;
+          return n as i32;
         }
-        // A seccomp filter without sendmmsg: one datagram per call from now on.
-        Some(Err(_)) => self.batch = false,
+        Some(Err(e)) => match sys::refusal(&e) {
+          Refusal::None => return after(source, id, s, -errno_of(&e), 0, false),
+          Refusal::Unsure => match send_one(&s.sock, msgs[0]) {
+            // The datagram's own error (a firewall's): batching stays on.
+            Err(e) => return after(source, id, s, -errno_of(&e), 0, false),
+            // It went alone, so the syscall itself was refused.
+            Ok(()) => {
+              sent = 1;
+              self.batch = false;
+            }
+          },
+          // A seccomp filter without sendmmsg: one datagram per call from now on.
+          Refusal::Sandbox => self.batch = false,
+        },
         None => {}
       }
     }
-    let mut sent = 0;
-    for (buf, to) in msgs {
-      let r = match to {
-        Some(a) => socket::send_to(&s.sock, buf, a),
-        None => socket::send(&s.sock, buf),
-      };
-      match r {
-        Ok(_) => sent += 1,
+    for &msg in &msgs[sent..] {
+      match send_one(&s.sock, msg) {
+        Ok(()) => sent += 1,
         Err(e) if sent == 0 => return after(source, id, s, -errno_of(&e), 0, false),
         // As sendmmsg: the count of what went; the failed one is sent again by the caller.
         Err(_) => break,
       }
     }
-    sent
+    sent as i32
   }
 
   /// Receives up to `bufs.len()` datagrams in order, one per buffer, appending `(length,
@@ -214,13 +240,14 @@ impl Poller {
     if self.batch {
       match sys::recv_batch(&s.sock, bufs, got) {
         Some(Ok(())) => {
+          self.batches += 1;
           if got.len() - start < wanted {
             // The queue was empty after them: a datagram arriving later raises a new edge.
             drained(source, id, s, true);
           }
           return Ok(());
         }
-        Some(Err(e)) if !sys::refused_by_sandbox(&e) => {
+        Some(Err(e)) if sys::refusal(&e) == Refusal::None => {
           return self::failed(source, id, s, -errno_of(&e), got)
         }
         // A seccomp filter without recvmmsg: one datagram per call from now on.
@@ -247,6 +274,15 @@ impl Poller {
     }
     Ok(())
   }
+}
+
+/// Sends one datagram to its address or, without one, to the connected peer.
+fn send_one(sock: &socket2::Socket, (buf, to): (&[u8], Option<&SockAddr>)) -> std::io::Result<()> {
+  match to {
+    Some(a) => socket::send_to(sock, buf, a),
+    None => socket::send(sock, buf),
+  }
+  .map(drop)
 }
 
 /// A receive of a batch failed before it received anything itself: the error, or success with

@@ -78,6 +78,10 @@ pub(super) struct Live {
   pub reg: Option<Reg>,
   /// The next datagram, when the last receive brought two.
   pub kept: Option<Box<Kept>>,
+  /// The last receive brought two and the second was too long to copy out of the spare buffer
+  /// for less than the call it saves: a datagram per `recvfrom` until the queue is found empty.
+  #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+  pub backlog: bool,
   /// Urgent (out-of-band) data was signalled: reads stop short at its mark until EAGAIN.
   pub urgent: bool,
   /// A connect is in progress; a recv or send that fails meanwhile takes the connection's
@@ -106,6 +110,7 @@ impl Live {
       shape: Shape::of(origin),
       reg: None,
       kept: None,
+      backlog: false,
       urgent: false,
       connecting: false,
       conn_err: 0,

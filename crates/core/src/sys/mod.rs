@@ -12,8 +12,8 @@
 //! - `configure(&Socket)`: makes a new socket non-blocking (and SIGPIPE-free where that is a
 //!   socket option);
 //! - `send_batch`/`recv_batch`: many datagrams per syscall (`sendmmsg`/`recvmmsg`), `None`
-//!   where the OS has no such call (the caller loops over single calls), and
-//!   `refused_by_sandbox` for a batched call a sandbox refuses;
+//!   where the OS has no such call (the caller loops over single calls), and `refusal`, what a
+//!   batched call's error says of the call itself (a sandbox may refuse it);
 //! - `register(&Registry, &Socket, Token, Interest)` for the poller, and `rearm` to ask again for
 //!   the directions that wait, after one of them was reported (a no-op where registrations stay
 //!   armed), and `deregister` (explicit for a socket that stays open);
@@ -21,6 +21,19 @@
 //!   its `SOCK_*` type, `AF_*` family and protocol, and `into_raw`, its reverse;
 //! - `poll_fd(&Poll)`: the OS poller's descriptor, where the platform has one to give;
 //! - `ready_now(&Socket, read)`: whether a direction is ready now, without waiting.
+
+/// Whether a batched call (`sendmmsg`/`recvmmsg`) failed because a sandbox refuses the syscall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// Windows has no batched call, so nothing there is refused.
+#[cfg_attr(windows, allow(dead_code))]
+pub enum Refusal {
+  /// No: the error is the socket's or a datagram's own.
+  None,
+  /// Yes: the caller moves one datagram per call from then on.
+  Sandbox,
+  /// Maybe (EPERM): a sandbox refusing the syscall, or a firewall refusing a datagram sent.
+  Unsure,
+}
 
 #[cfg(unix)]
 mod unix;

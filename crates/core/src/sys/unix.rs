@@ -7,6 +7,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use socket2::{SockAddr, Socket};
 
+use super::Refusal;
 use crate::poller::EventBits;
 
 #[allow(unused_imports)] // the contract's full set; not every one is used on every platform
@@ -275,10 +276,15 @@ pub fn send_batch(_s: &Socket, _msgs: &[(&[u8], Option<&SockAddr>)]) -> Option<i
   None
 }
 
-/// Whether `recvmmsg` or `sendmmsg` failed because a sandbox (a seccomp filter) refuses the
-/// syscall itself: the caller falls back to one datagram per call.
-pub fn refused_by_sandbox(e: &io::Error) -> bool {
-  matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM))
+/// What a failed `recvmmsg` or `sendmmsg` says of the syscall itself (see [`Refusal`]). A
+/// seccomp filter refuses with ENOSYS or EPERM; EPERM is also how a send fails for a datagram
+/// a netfilter rule drops or rejects. A receive's own errors come from ICMP, none of them EPERM.
+pub fn refusal(e: &io::Error) -> Refusal {
+  match e.raw_os_error() {
+    Some(libc::ENOSYS) => Refusal::Sandbox,
+    Some(libc::EPERM) => Refusal::Unsure,
+    _ => Refusal::None,
+  }
 }
 
 /// Leaves IPV6_V6ONLY as the OS sets it: off on Linux and macOS, so an `inet6` socket on `::`

@@ -8,6 +8,7 @@ use std::os::windows::io::{AsRawSocket, FromRawSocket, RawSocket};
 use mio::{Interest, Registry, Token};
 use socket2::{SockAddr, Socket};
 
+use super::Refusal;
 use crate::poller::EventBits;
 
 pub const EAGAIN: i32 = 10035; // WSAEWOULDBLOCK
@@ -175,9 +176,9 @@ pub fn send_batch(_s: &Socket, _msgs: &[(&[u8], Option<&SockAddr>)]) -> Option<i
   None
 }
 
-/// Never: there is no batched call to refuse.
-pub fn refused_by_sandbox(_e: &io::Error) -> bool {
-  false
+/// Never a refusal: there is no batched call to refuse.
+pub fn refusal(_e: &io::Error) -> Refusal {
+  Refusal::None
 }
 
 pub fn configure(s: &Socket) -> io::Result<()> {
