@@ -33,7 +33,30 @@ function fdShortage(pairs: number): Unavailable | undefined {
 export function idle(lib: 'socket2' | 'node' | 'c', pairs: number, open = false): Impl {
   const missing = fdShortage(pairs) ?? (lib === 'c' ? cMissing : undefined)
   if (missing !== undefined) return missing
-  if (lib === 'c') return () => withFds(cBinary, ['idle', String(pairs)])
+  return () => withFds(...childOf(lib, pairs, open, []))
+}
+
+/** The command and arguments of one idle child of `lib`, node's run with `flags`. */
+function childOf(lib: 'socket2' | 'node' | 'c', pairs: number, open: boolean, flags: string[]): [string, string[]] {
+  if (lib === 'c') return [cBinary, ['idle', String(pairs)]]
   const child = [join(__dirname, 'idle-child.ts'), lib, String(pairs), ...(open ? ['open'] : [])]
-  return () => withFds(process.execPath, ['--expose-gc', '--import', 'tsx', ...child])
+  return [process.execPath, ['--expose-gc', ...flags, '--import', 'tsx', ...child]]
+}
+
+/**
+ * What one more waiting connection costs: the RSS added by `pairs` connections less that added
+ * by a third as many, per connection between the two (each in a child of its own). V8's young
+ * generation is held at its smallest (1 MB semi-spaces) in both: left alone it grows while the
+ * connections are made, to about 32 MB whatever their number (node's as well), a fixed cost
+ * that the average over `pairs` (the `idle` row) spreads over the connections.
+ */
+export function marginal(lib: 'socket2' | 'node', pairs: number): Impl {
+  const missing = fdShortage(pairs)
+  if (missing !== undefined) return missing
+  const few = Math.round(pairs / 3)
+  const added = (n: number): number => withFds(...childOf(lib, n, false, ['--max-semi-space-size=1']))[0]! * n
+  return () => {
+    const small = added(few)
+    return [(added(pairs) - small) / (pairs - few)]
+  }
 }

@@ -20,7 +20,7 @@ import { c } from './c'
 import { nodeChurn, socket2Churn } from './churn'
 import { BATCH, nodeDatagrams, socket2Datagrams } from './datagrams'
 import { type Impl, interleave, met, MIN_ROUNDS, now, pairedRatio, pick, pin, pinSelf, printTable, quick, type Row, type Samples, SECONDS, Unavailable } from './harness'
-import { idle } from './idle'
+import { idle, marginal } from './idle'
 import { nodeLookups, socket2Lookups } from './lookup'
 import { nodePingPong, socket2PingPong } from './pingpong'
 import { remotePingPong } from './remote'
@@ -261,6 +261,18 @@ async function main(): Promise<void> {
       IDLE_ROUNDS,
     )
     rows.push(compare(idleName, 'KiB RSS per connection', target, idles))
+  }
+
+  // Beside the issue's row, not instead of it: what one more waiting connection adds, without
+  // the young generation's fixed cost that the average spreads over the connections.
+  const marginalName = `${IDLE_PAIRS} idle connections, each waiting: RSS added per connection from ${Math.round(IDLE_PAIRS / 3)} to ${IDLE_PAIRS}, young generation held small (lower is better)`
+  if (wanted(marginalName)) {
+    const added = await measure(
+      marginalName,
+      { socket2: marginal('socket2', IDLE_PAIRS), node: marginal('node', IDLE_PAIRS), c: new Unavailable('no young generation in C: see the waiting row') },
+      IDLE_ROUNDS,
+    )
+    rows.push(compare(marginalName, 'KiB RSS per connection', 'none (the marginal cost; the waiting row is judged)', added))
   }
 
   for (const [host, kind] of [

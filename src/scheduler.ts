@@ -206,8 +206,6 @@ export abstract class Op<T> {
    */
   resolve!: (v: T | PromiseLike<T>) => void
   timer: Timer | undefined = undefined
-  /** The signal whose abort ends the wait; the op itself is its listener (`handleEvent`). */
-  signal: AbortSignal | undefined = undefined
   /** The socket, which a deadline closes. Only a waiting op ties it to the table. */
   abstract readonly sock: {
     close(): void
@@ -229,8 +227,8 @@ export abstract class Op<T> {
     return abortError(signal)
   }
   /**
-   * The signal's abort: the op is its own listener, so a wait with a signal allocates no
-   * closure, and removing the listener when the op settles needs nothing kept beside it.
+   * The abort of the signal it waits with (kept in `signals`): the op is its own listener, so a
+   * wait with a signal allocates no closure.
    */
   handleEvent(): void {
     const io = this.sock.io
@@ -239,6 +237,12 @@ export abstract class Op<T> {
     else if (io.w === op) io.abort(1, op)
   }
 }
+
+/**
+ * The signals that parked operations wait with, by op (the op is the abort listener): a table
+ * rather than a field of every op, since most wait without one (8 B less per waiting op).
+ */
+const signals = new Map<Op<unknown>, AbortSignal>()
 
 /**
  * Tries `op` at once, the fast path: a settled promise when it completes (or fails) without
@@ -278,16 +282,23 @@ export function failed(e: Error): Promise<never> {
 export class Io {
   r: Op<unknown> | undefined
   w: Op<unknown> | undefined
-  closed = false
 
-  /** `id`: the socket's native id (renewed sockets keep their slot, so their index). */
+  /**
+   * `id`: the socket's native id (renewed sockets keep their slot, so their index); once closed,
+   * its complement, which is negative (ids are below 2^31): no separate flag, 8 B less per socket.
+   */
   constructor(public id: number) {
     table[this.index] = this
   }
 
-  /** The socket's index in the table, from its id (not kept beside it: 8 B less per socket). */
+  /** Whether the socket was closed (or detached). */
+  get closed(): boolean {
+    return this.id < 0
+  }
+
+  /** The socket's index in the table, from its id, open or closed (not kept beside it). */
   get index(): number {
-    return this.id & INDEX_MASK
+    return (this.id < 0 ? ~this.id : this.id) & INDEX_MASK
   }
 
   /**
@@ -313,7 +324,7 @@ export class Io {
       if (debugging) debug('wait: %s on #%d', op.syscall, this.index)
       if (expires !== undefined) op.timer = at(expires, () => this.expire(dir, op as Op<unknown>))
       if (signal !== undefined) {
-        op.signal = signal
+        signals.set(op as Op<unknown>, signal)
         signal.addEventListener('abort', op)
       }
     })
@@ -345,7 +356,7 @@ export class Io {
    * with AbortError.
    */
   abort(dir: 0 | 1, op: Op<unknown>): void {
-    const signal = op.signal!
+    const signal = signals.get(op)!
     this.take(dir)
     if (debugging) debug('abort: %s on #%d', op.syscall, this.index)
     op.reject(op.aborted(signal))
@@ -363,9 +374,10 @@ export class Io {
       counters.write--
     }
     op.timer?.cancel()
-    if (op.signal !== undefined) {
-      op.signal.removeEventListener('abort', op)
-      op.signal = undefined
+    const signal = signals.size === 0 ? undefined : signals.get(op)
+    if (signal !== undefined) {
+      signal.removeEventListener('abort', op)
+      signals.delete(op)
     }
     removeWaiter()
     return op
@@ -396,8 +408,8 @@ export class Io {
   /** Marks the socket closed and rejects both parked operations with ERR_SOCKET_CLOSED. */
   close(): void {
     if (this.closed) return
-    this.closed = true
     if (table[this.index] === this) table[this.index] = undefined
+    this.id = ~this.id
     this.rejectWaiting((syscall) => ownError('ERR_SOCKET_CLOSED', syscall))
   }
 

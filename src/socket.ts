@@ -77,21 +77,19 @@ interface UnixFile {
 }
 
 /**
- * A socket's waiting state, with what closing it needs: both are held apart from the socket so
- * that a dropped socket can be collected, and one object holds both (one fewer per socket).
+ * The unix socket files that sockets created by binding, by their Io (which closing needs, and
+ * which outlives a dropped socket): a table rather than a field, so other sockets pay nothing.
  */
-class Remains extends Io {
-  unixFile: UnixFile | undefined = undefined
-}
+const unixFiles = new WeakMap<Io, UnixFile>()
 
 /**
  * Closes the OS socket and removes the unix socket file it created, if that file is still the
  * one it created: by then (a socket collected long after it was dropped) the path may belong to
  * another socket, which must keep its file.
  */
-function release(r: Remains): void {
+function release(r: Io): void {
   native.close(r.id)
-  const f = r.unixFile
+  const f = unixFiles.get(r)
   if (f === undefined) return
   try {
     const now = lstatSync(f.path)
@@ -105,13 +103,21 @@ function release(r: Remains): void {
  * unregister token (the registry's map of tokens costs about 40 B a socket): one closed or
  * detached before it was collected is skipped here instead.
  */
-const dropped = new FinalizationRegistry<Remains>((r) => {
+const dropped = new FinalizationRegistry<Io>((r) => {
   if (r.closed) return
   release(r)
   forget(r.index)
   counters.sockets--
   if (debugging) debug('close: #%d (collected)', r.index)
 })
+
+/** What `renew()` re-applies to a socket's replacement: one field in the socket, not two. */
+class Kept {
+  /** Options set so far. */
+  readonly opts = new Map<string, OptionValue>()
+  /** The explicit bind. */
+  bound: Address | undefined = undefined
+}
 
 /** @internal Proves a constructor call comes from this library (sockets come from `tcp()`...). */
 export const kCreate = Symbol('socket2.create')
@@ -122,28 +128,24 @@ const FAMILIES: readonly Family[] = ['inet', 'inet6', 'unix']
 
 /** A socket of any kind. Made by `tcp()`, `udp()` or `raw()`. */
 export class Socket {
-  /** The native id, or -1 once closed. */
-  #id: number
   /**
    * Type, family and protocol number in one small integer, `type | family << 2 | protocol << 4`
    * (one field rather than three: 16 B less per socket).
    */
   readonly #kind: number
-  /** Options set so far and the explicit bind, re-applied by `renew()`; absent until used. */
-  #opts: Map<string, OptionValue> | undefined
-  #bound: Address | undefined
+  /** What `renew()` re-applies; absent until an option is set or the socket bound. */
+  #kept: Kept | undefined
   /**
-   * @internal The waiting state the dispatch resumes, with the id and unix socket file for
-   * `close()` or for closing the socket once collected.
+   * @internal The waiting state the dispatch resumes, with the native id (`io.id`, negative
+   * once closed), which `close()` and the closing of a collected socket need.
    */
-  readonly io: Remains
+  readonly io: Io
 
   /** @internal */
   constructor(key: symbol, type: SocketType, family: Family, protocol: number, id: number) {
     if (key !== kCreate) throw new TypeError('Sockets are made by tcp(), not constructed directly')
     this.#kind = TYPES.indexOf(type) | (FAMILIES.indexOf(family) << 2) | (protocol << 4)
-    this.#id = id
-    this.io = new Remains(id)
+    this.io = new Io(id)
     dropped.register(this, this.io)
     counters.sockets++
     if (debugging) debug('open: %s %s #%d', type, family, this.io.index)
@@ -151,8 +153,9 @@ export class Socket {
 
   /** @internal The native id; throws ERR_SOCKET_CLOSED after `close()`. */
   id(syscall: string): number {
-    if (this.#id < 0) throw ownError('ERR_SOCKET_CLOSED', syscall)
-    return this.#id
+    const id = this.io.id
+    if (id < 0) throw ownError('ERR_SOCKET_CLOSED', syscall)
+    return id
   }
 
   /** `'tcp'`, `'udp'` or `'raw'`. */
@@ -178,7 +181,7 @@ export class Socket {
 
   /** Whether `close()` was called (or a deadline closed the socket). */
   get closed(): boolean {
-    return this.#id < 0
+    return this.io.closed
   }
 
   /**
@@ -208,12 +211,12 @@ export class Socket {
   bindSync(id: number, a: Address): void {
     const e = native.bind(id, a.family, a.address, a.port, a.scopeId)
     if (e < 0) throw errnoException(-e, 'bind', a)
-    this.#bound = a
+    ;(this.#kept ??= new Kept()).bound = a
     if (a.family === 'unix' && a.address !== '' && !a.address.startsWith('\0')) {
       const path = resolve(a.address)
       try {
         const { dev, ino } = lstatSync(path)
-        this.io.unixFile = { path, dev, ino }
+        unixFiles.set(this.io, { path, dev, ino })
       } catch {}
     }
   }
@@ -226,16 +229,17 @@ export class Socket {
     const id = native.reopen(this.id('connect'))
     if (id < 0) throw errnoException(-id, 'socket')
     // Same slot, new generation: the old socket's late events cannot reach the new one.
-    this.#id = id
     this.io.id = id
-    for (const [name, value] of this.#opts ?? []) setopt(id, name, value)
-    if (this.#bound !== undefined) this.bindSync(id, this.#bound)
+    const kept = this.#kept
+    if (kept === undefined) return
+    for (const [name, value] of kept.opts) setopt(id, name, value)
+    if (kept.bound !== undefined) this.bindSync(id, kept.bound)
   }
 
   /** Sets a socket option (see the README's table): `s.setopt('so_reuseaddr', true)`. */
   setopt(name: string, value: OptionValue): void {
     setopt(this.id('setsockopt'), name, value)
-    ;(this.#opts ??= new Map()).set(name, value)
+    ;(this.#kept ??= new Kept()).opts.set(name, value)
   }
 
   /** Reads a socket option: `s.getopt('so_rcvbuf')`. */
@@ -264,7 +268,7 @@ export class Socket {
    * Every operation waiting on the socket, in any thread, rejects at once with ERR_SOCKET_CLOSED.
    */
   close(): void {
-    if (this.#id < 0) return
+    if (this.io.closed) return
     release(this.io)
     this.gone('close')
   }
@@ -296,7 +300,6 @@ export class Socket {
    * stores its brand in every instance.
    */
   private gone(how: string): void {
-    this.#id = -1
     counters.sockets--
     if (debugging) debug('%s: #%d', how, this.io.index)
     this.io.close()
