@@ -21,7 +21,10 @@ async function main(): Promise<void> {
     const [c] = await server.accept(clock() + 5)
     server.close()
     const tls = new TLSSocket(toDuplex(c), { isServer: true, secureContext })
-    for await (const chunk of tls) tls.write(String(chunk).toUpperCase())
+    // Not `for await`: a loop over a stream destroys it when the loop ends, and the last reply
+    // may still be on its way through TLS then. `end()` sends everything written first.
+    tls.on('data', (chunk) => tls.write(String(chunk).toUpperCase()))
+    await once(tls, 'end')
     tls.end() // then the duplex shuts the socket down and closes it
   })
 
