@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer as httpServer, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { Readable, Writable } from 'node:stream'
+import { type Duplex, Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { connect as tlsConnect, createSecureContext, createServer as tlsServer, TLSSocket } from 'node:tls'
 import { newthread, tcp, type Tcp, toDuplex, udp } from 'socket2'
@@ -175,34 +175,28 @@ test('end() is shutdown("w"): the peer reads end of stream, and the duplex still
   t.true(c.closed)
 })
 
-test('destroy() closes the socket while a read waits, without an error', async (t) => {
-  const [c, s, l] = await pair()
-  closing(t, c, s, l)
-  const d = toDuplex(c)
-  const errors: Error[] = []
-  d.on('error', (e) => errors.push(e))
-  d.resume()
-  await new Promise((resolve) => setImmediate(resolve))
-  d.destroy()
-  await within(once(d, 'close'))
-  t.true(c.closed)
-  t.deepEqual(errors, [])
-  t.is((await within(readAll(s))).length, 0)
-})
-
-test('closing the socket under a reading stream ends the stream as destroy() does, without an error', async (t) => {
-  const [c, s, l] = await pair()
-  closing(t, c, s, l)
-  const d = toDuplex(c)
-  const errors: Error[] = []
-  d.on('error', (e) => errors.push(e))
-  d.resume()
-  await new Promise((resolve) => setImmediate(resolve))
-  c.close()
-  await within(once(d, 'close'))
-  t.true(d.destroyed)
-  t.deepEqual(errors, [])
-})
+// Both ways of ending a stream while its read waits close the socket with no error; the peer
+// sees an end with nothing before it.
+for (const [title, end] of [
+  ['destroy() closes the socket while a read waits, without an error', (d: Duplex) => d.destroy()],
+  ['closing the socket under a reading stream ends the stream as destroy() does, without an error', (_d: Duplex, c: Tcp) => c.close()],
+] as const) {
+  test(title, async (t) => {
+    const [c, s, l] = await pair()
+    closing(t, c, s, l)
+    const d = toDuplex(c)
+    const errors: Error[] = []
+    d.on('error', (e) => errors.push(e))
+    d.resume()
+    await new Promise((resolve) => setImmediate(resolve))
+    end(d, c)
+    await within(once(d, 'close'))
+    t.true(c.closed)
+    t.true(d.destroyed)
+    t.deepEqual(errors, [])
+    t.is((await within(readAll(s))).length, 0)
+  })
+}
 
 resets()('a reset from the peer is the stream error ECONNRESET', async (t) => {
   const [c, s, l] = await pair()
