@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { type Request } from './backend-child'
-import { type Impl, Unavailable } from './harness'
+import { type Impl, pin, Unavailable } from './harness'
 
 export type Backend = 'uv' | 'uvpoll' | 'thread'
 
@@ -59,7 +59,9 @@ async function ask(key: string, c: Child, request: Request): Promise<number[]> {
 
 /** One timed run of `request` in `backend`'s process. */
 export function inBackend(backend: Backend, request: Request): Impl {
-  return () => ask(backend, child(backend, () => [process.execPath, ['--import', 'tsx', script]], { SOCKET2_POLLER: backend }), request)
+  // --pin goes along: the process inherits core 0, and its echo servers must go to core 1.
+  const args = ['--import', 'tsx', script, ...(pin ? ['--pin'] : [])]
+  return () => ask(backend, child(backend, () => [process.execPath, args], { SOCKET2_POLLER: backend }), request)
 }
 
 /** The runtimes besides Node that socket2 runs in, always with its `thread` backend. */
