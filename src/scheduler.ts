@@ -204,8 +204,8 @@ export abstract class Op<T> {
    * it): `reject` resolves with a rejected promise, two microtask turns later, on paths that
    * fail.
    */
-  resolve!: (v: T | PromiseLike<T>) => void
-  timer: Timer | undefined = undefined
+  declare resolve: (v: T | PromiseLike<T>) => void
+  declare timer: Timer | undefined
   /** The socket, which a deadline closes. Only a waiting op ties it to the table. */
   abstract readonly sock: {
     close(): void
@@ -215,6 +215,15 @@ export abstract class Op<T> {
   /** The call's name, for errors (`recv`, `accept`...). */
   abstract readonly syscall: string
   abstract retry(): T | typeof AGAIN
+  /**
+   * Stores, not class fields (`declare` above): every kind of op runs this constructor, and V8
+   * defines a class field through the runtime once the site has seen more than four maps, on
+   * every op made; TCP ops and datagram ops together are more than four. `resolve` comes when
+   * the op parks.
+   */
+  constructor() {
+    this.timer = undefined
+  }
   reject(e: Error): void {
     this.resolve(Promise.reject(e))
   }
